@@ -1,0 +1,62 @@
+"""Every exception mailtls raises, in one tree.
+
+    MailTlsError                 the root: catch this to catch everything from mailtls
+    ├── TargetError              a target string that is not one host (IP address or DNS name)
+    ├── PortsError               a port list that is not whole numbers in 1-65535
+    ├── ScannerError             nmap could not be run or gave no usable answer
+    │   └── NmapNotFoundError    nmap is not installed (the message says how to install it)
+    ├── XmlError                 input that is not nmap XML, or XML that is unsafe to read
+    ├── RuleError                a rule declaration or registry that cannot work
+    └── SerializationError       JSON that does not describe a mailtls report
+
+Failures *during* a scan (a host that did not answer, a rule that raised, a scan
+cut short) are not raised: they are recorded in ``Report.errors`` and the rest
+goes on. ``strict=True`` re-raises them, for debugging.
+
+Foreign exceptions (python-nmap's, lxml's, cattrs') are translated where they
+enter, in ``_nmap.py``, ``_xml.py`` and ``_json.py``.
+"""
+
+from __future__ import annotations
+
+
+class MailTlsError(Exception):
+    """Root of every exception raised by mailtls."""
+
+
+class TargetError(MailTlsError, ValueError):
+    """The target is not a single IP address or DNS host name."""
+
+    def __init__(self, target: object, reason: str) -> None:
+        self.target = target
+        self.reason = reason
+        super().__init__(f"invalid target {target!r}: {reason}")
+
+
+class PortsError(MailTlsError, ValueError):
+    """The port list is not made of whole numbers between 1 and 65535."""
+
+
+class ScannerError(MailTlsError):
+    """nmap could not be run, or its answer could not be used."""
+
+    def __init__(self, message: str, *, command: tuple[str, ...] = (), stderr: str = "") -> None:
+        self.command = command
+        self.stderr = stderr
+        super().__init__(message)
+
+
+class NmapNotFoundError(ScannerError):
+    """nmap is not installed or not on PATH."""
+
+
+class XmlError(MailTlsError, ValueError):
+    """The input is not nmap XML, or is XML that mailtls refuses to read."""
+
+
+class RuleError(MailTlsError):
+    """A rule declaration, a rule set or a registry option that cannot work."""
+
+
+class SerializationError(MailTlsError, ValueError):
+    """JSON that does not describe a mailtls report."""

@@ -1,0 +1,76 @@
+"""Steps 5 and 6 of the data flow: findings, and the report that holds them."""
+
+from __future__ import annotations
+
+import attrs
+
+from ._records import HostRecord, Problem, Protocol, ScanRecord
+from ._registry import Severity
+
+
+@attrs.frozen
+class Finding:
+    """One rule's observation about one port (or host), with everything needed to act on it."""
+
+    rule_id: str
+    title: str
+    severity: Severity
+    #: The finding group, e.g. "Email without SSL/TLS Found".
+    group: str
+    #: The host's IP address.
+    host: str
+    #: The port the finding is about; None for a finding about the whole host.
+    port: int | None
+    protocol: Protocol | None
+    #: What was observed on this port, in one sentence.
+    summary: str
+    #: What to weigh before acting.
+    context: str = ""
+    #: What to do.
+    remediation: str = ""
+    evidence: tuple[str, ...] = ()
+    cwe: int | None = None
+    references: tuple[str, ...] = ()
+    #: The DNS name the scan was asked for, if any.
+    hostname: str | None = None
+
+    @property
+    def location(self) -> str:
+        where = self.hostname or self.host
+        if ":" in where:
+            where = f"[{where}]"
+        return f"{where}:{self.port}" if self.port is not None else where
+
+
+def _sorted_findings(findings: tuple[Finding, ...] | list[Finding]) -> tuple[Finding, ...]:
+    return tuple(sorted(findings, key=lambda f: (-f.severity.rank, f.host, f.port or 0, f.rule_id)))
+
+
+@attrs.frozen
+class Report:
+    """What ``assess`` and ``assess_xml`` return: the scan, its findings (worst first) and its errors."""
+
+    scan: ScanRecord
+    findings: tuple[Finding, ...] = attrs.field(default=(), converter=_sorted_findings)
+    #: Everything that failed while the rest went on: hosts that did not answer,
+    #: rules that raised, plugins that did not load, XML that stopped early.
+    errors: tuple[Problem, ...] = ()
+    #: The target as the caller gave it, for ``assess``; None for ``assess_xml``.
+    target: str | None = None
+
+    @property
+    def hosts(self) -> tuple[HostRecord, ...]:
+        return self.scan.hosts
+
+    @property
+    def complete(self) -> bool:
+        """The scan finished and nothing failed."""
+        return self.scan.complete and not self.errors
+
+    def at_least(self, severity: Severity | str) -> tuple[Finding, ...]:
+        """The findings of this severity or worse."""
+        floor = Severity(severity)
+        return tuple(f for f in self.findings if f.severity >= floor)
+
+    def by_rule(self, rule_id: str) -> tuple[Finding, ...]:
+        return tuple(f for f in self.findings if f.rule_id == rule_id)

@@ -1,0 +1,26 @@
+"""Small facts shared by several built-in rule modules."""
+
+from __future__ import annotations
+
+from .._records import PortRecord, TlsMode
+
+#: SASL mechanisms that carry the password itself (base64 is not encryption).
+CLEARTEXT_MECHANISMS = frozenset({"PLAIN", "LOGIN"})
+
+
+def is_submission(port: PortRecord) -> bool:
+    """Mail submission (RFC 6409) on 587, where clients log in to send mail."""
+    return port.number == 587 or port.service.name == "submission"
+
+
+def capability_evidence(port: PortRecord) -> tuple[str, ...]:
+    caps = port.capabilities
+    evidence = [f"service: {port.service.name or 'unknown'} ({port.service.method or 'no detection'})"]
+    if caps is None:
+        evidence.append("the server's capabilities could not be read")
+    else:
+        where = "before TLS" if caps.before_tls else "inside TLS"
+        evidence.append(f"{caps.script} ({where}): {caps.raw.splitlines()[0] if caps.raw else '(empty)'}")
+    if port.tls_mode is not TlsMode.NONE and port.tls is not None:
+        evidence.append(f"TLS ({port.tls_mode.value}): {', '.join(port.tls.version_names) or 'no versions'}")
+    return tuple(evidence)
