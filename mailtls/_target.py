@@ -62,8 +62,9 @@ def parse_target(value: object) -> Target:
             "not an IP address or DNS host name (letters, digits, hyphens and dots only; "
             "ranges, CIDR blocks and lists are not accepted)",
         )
-    if labels[-1].isdigit():
-        raise TargetError(value, "looks like a malformed IPv4 address")
+    if all(set(label) <= set("0123456789-") for label in labels):
+        # nmap reads digits, dots and hyphens as an address range ("127.0.0.1-20").
+        raise TargetError(value, "looks like an IPv4 address range or a malformed address")
     return Target(value=value, hostname=name.lower())
 
 

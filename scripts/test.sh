@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The test suite: install what is missing, then pytest (the suite starts and stops the lab itself).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+status=0
+.venv/bin/python -m pytest "$@" || status=$?
+if [ "$status" -eq 5 ]; then
+  echo "pytest collected no tests: that is a failure here" >&2
+  exit 1
+fi
+exit "$status"

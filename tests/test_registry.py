@@ -1,0 +1,120 @@
+"""The rule registry and the engine: declarations, overrides, and failures kept as data."""
+
+import types
+
+import pytest
+
+import mailtls
+from mailtls import HostRecord, Observation, PortRecord, PortState, Protocol, Registry, Severity, Stage
+
+PORT = PortRecord(address="192.0.2.9", number=110, state=PortState.OPEN, protocol=Protocol.POP3)
+SCAN = mailtls.ScanRecord(hosts=(HostRecord(address="192.0.2.9", status="up", ports=(PORT,)),))
+
+
+def module_with(*functions):
+    module = types.ModuleType("plugin_rules")
+    for function in functions:
+        setattr(module, function.__name__, function)
+    return module
+
+
+@mailtls.rule(id="T001", title="always", severity="low", cwe=200, references=["Example 1"])
+def always(port):
+    """Fires on every open port."""
+    yield Observation(summary=f"port {port.number}", evidence=["seen"])
+
+
+@mailtls.rule(id="T002", title="broken", severity=Severity.HIGH)
+def broken(port):
+    raise RuntimeError("rule bug")
+
+
+@mailtls.rule(id="T003", title="host", severity=Severity.INFO, applies_to=HostRecord)
+def per_host(host):
+    yield Observation(summary=f"{len(host.ports)} ports", port=110)
+
+
+def test_severity_is_ordered():
+    assert Severity.INFO < Severity.LOW < Severity.MEDIUM < Severity.HIGH < Severity.CRITICAL
+    assert max([Severity.LOW, Severity.CRITICAL, Severity.MEDIUM]) is Severity.CRITICAL
+    assert sorted(Severity) == list(Severity)
+
+
+def test_engine_builds_findings_from_the_declaration():
+    registry = Registry.from_modules([module_with(always, per_host)])
+    from mailtls._engine import evaluate
+
+    report = evaluate(SCAN, registry)
+    by_id = {f.rule_id: f for f in report.findings}
+    assert by_id["T001"].severity is Severity.LOW and by_id["T001"].cwe == 200
+    assert by_id["T001"].references == ("Example 1",) and by_id["T001"].evidence == ("seen",)
+    assert by_id["T001"].protocol is Protocol.POP3 and by_id["T001"].port == 110
+    assert by_id["T003"].port == 110 and by_id["T003"].summary == "1 ports"
+    assert [f.rule_id for f in report.findings] == ["T001", "T003"]  # worst first
+
+
+def test_a_rule_that_raises_is_recorded_and_others_still_run():
+    from mailtls._engine import evaluate
+
+    registry = Registry.from_modules([module_with(broken, always)])
+    report = evaluate(SCAN, registry)
+    assert [f.rule_id for f in report.findings] == ["T001"]
+    (problem,) = report.errors
+    assert problem.stage is Stage.RULE and problem.rule_id == "T002" and problem.port == 110
+    assert "rule bug" in problem.message and "RuntimeError" in problem.detail
+    with pytest.raises(RuntimeError):
+        evaluate(SCAN, registry, strict=True)
+
+
+def test_a_rule_yielding_the_wrong_type_is_recorded():
+    @mailtls.rule(id="T004", title="wrong", severity="low")
+    def wrong(port):
+        yield "not an observation"
+
+    from mailtls._engine import evaluate
+
+    report = evaluate(SCAN, Registry.from_modules([module_with(wrong)]))
+    assert report.findings == () and "not mailtls.Observation" in report.errors[0].message
+
+
+def test_disable_and_override():
+    registry = Registry.from_modules([module_with(always, broken)])
+    assert "T002" not in registry.without("T002") and len(registry.only("T001")) == 1
+    changed = registry.with_severity({"T001": "critical"})
+    assert changed.severity_of("T001") is Severity.CRITICAL and registry.severity_of("T001") is Severity.LOW
+    with pytest.raises(mailtls.RuleError, match="unknown rule"):
+        registry.with_severity({"NOPE": "low"})
+    with pytest.raises(mailtls.RuleError, match="unknown severity"):
+        registry.with_severity({"T001": "urgent"})
+    with pytest.raises(mailtls.RuleError, match="unknown rule"):
+        registry.without("NOPE")
+
+
+def test_duplicate_ids_are_refused():
+    with pytest.raises(mailtls.RuleError, match="share the id 'T001'"):
+        Registry.from_modules([module_with(always), module_with(always)])
+
+
+def test_bad_declarations_are_refused():
+    with pytest.raises(mailtls.RuleError):
+        mailtls.rule(id="has space", title="x", severity="low")
+    with pytest.raises(mailtls.RuleError):
+        mailtls.rule(id="X", title="x", severity="low", applies_to=str)
+    with pytest.raises(mailtls.RuleError):
+        mailtls.rule(id="X", title="x", severity="whatever")(lambda port: ())
+
+
+def test_declaring_registers_nothing_globally():
+    # Importing a module full of @rule functions must not change the default registry.
+    assert "T001" not in Registry.default()
+
+
+def test_default_registry_holds_the_builtin_rules_with_docs():
+    registry = Registry.default()
+    for rule_id in ("MT101", "MT102", "MT103", "MT104", "MT111", "MT112", "MT113"):
+        spec = registry[rule_id].spec
+        assert spec.description and spec.context and spec.remediation and spec.cwe
+    assert registry["MT101"].spec.group == "Email without SSL/TLS Found"
+    assert registry["MT113"].spec.group == "Cleartext credentials"
+    with pytest.raises(mailtls.RuleError):
+        registry["MT999"]

@@ -1,0 +1,87 @@
+"""Target and port validation: nothing a caller passes may become an nmap option."""
+
+import pytest
+
+import mailtls
+from mailtls._nmap import nmap_arguments, port_spec
+from mailtls._target import DEFAULT_PORTS, parse_ports, parse_target
+
+
+@pytest.mark.parametrize(
+    "value, is_ipv6, hostname",
+    [
+        ("127.0.0.11", False, None),
+        ("::1", True, None),
+        ("2001:db8::25", True, None),
+        ("mail.example.org", False, "mail.example.org"),
+        ("Mail.Example.ORG.", False, "mail.example.org"),
+        ("localhost", False, "localhost"),
+        ("xn--bcher-kva.example", False, "xn--bcher-kva.example"),
+    ],
+)
+def test_accepts_one_host(value, is_ipv6, hostname):
+    target = parse_target(value)
+    assert (target.value, target.is_ipv6, target.hostname) == (value, is_ipv6, hostname)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "127.0.0.1 -oN /tmp/x",
+        "--script=/tmp/evil.nse",
+        "-iL/etc/passwd",
+        "127.0.0.1\t-sV",
+        "127.0.0.1\n",
+        " 127.0.0.1",
+        "",
+        "127.0.0.0/24",
+        "127.0.0.1-20",
+        "a;b",
+        "mail.example.org,other.example.org",
+        "host_name.example",
+        "-host.example",
+        "bücher.example",
+        "256.1.1.1",
+        "fe80::1%eth0",
+        "a" * 64 + ".example",
+        "'quoted'",
+        "$(reboot)",
+    ],
+)
+def test_refuses_anything_else(value):
+    with pytest.raises(mailtls.TargetError) as raised:
+        parse_target(value)
+    assert repr(value) in str(raised.value)
+
+
+@pytest.mark.parametrize("value", [None, 127, b"127.0.0.1", ["127.0.0.1"]])
+def test_refuses_non_strings(value):
+    with pytest.raises(mailtls.TargetError, match="expected a str"):
+        parse_target(value)
+
+
+def test_hostile_target_never_starts_nmap(monkeypatch, tmp_path):
+    # Given a target that python-nmap would split into nmap options
+    started = []
+    monkeypatch.setattr("mailtls._assess.run_nmap", lambda *a, **k: started.append(a))
+    out = tmp_path / "x"
+    # When it is assessed, Then it is refused before anything runs
+    with pytest.raises(mailtls.MailTlsError):
+        mailtls.assess(f"127.0.0.1 -oN {out}")
+    assert started == [] and not out.exists()
+
+
+def test_ports_default_and_validation():
+    assert parse_ports(None) == DEFAULT_PORTS == (25, 110, 143, 465, 587, 993, 995)
+    assert parse_ports([993, 25, 25]) == (25, 993)
+    for bad in ([0], [65536], ["25"], [25.0], [True], "25,110", [], 25):
+        with pytest.raises(mailtls.PortsError):
+            parse_ports(bad)
+
+
+def test_nmap_command_is_built_from_validated_parts():
+    args = nmap_arguments(parse_target("::1"), (25, 110), timeout=30)
+    assert args[:3] == ["-Pn", "-n", "-sV"]
+    assert "-6" in args and args[args.index("--host-timeout") + 1] == "30s"
+    assert args[args.index("--script") + 1] == "ssl-enum-ciphers,ssl-cert,smtp-commands,imap-capabilities,pop3-capabilities"
+    assert port_spec((25, 110)) == "T:25,110"
