@@ -118,3 +118,13 @@ def test_default_registry_holds_the_builtin_rules_with_docs():
     assert registry["MT113"].spec.group == "Cleartext credentials"
     with pytest.raises(mailtls.RuleError):
         registry["MT999"]
+
+
+def test_rules_doc_is_up_to_date():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parent.parent / "scripts" / "rules_doc.py"
+    result = subprocess.run([sys.executable, str(script), "--check"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
