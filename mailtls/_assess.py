@@ -1,17 +1,32 @@
-"""The whole data flow in two calls: target → nmap run → XML → records → rules → findings → report."""
+"""The whole data flow in two calls: target → nmap run → XML → records → rules → findings → report.
+
+``assess`` scans in two passes, because nmap's service detection (``-sV``) costs
+about six seconds per port even on a server that announces itself at once (the
+NULL probe waits out its full 6 s after a soft match; more on implicit-TLS ports):
+
+1. the TLS and capability scripts without ``-sV``: nmap runs them by port number
+   on the standard mail ports, and a capability script that answers proves the
+   protocol spoken there;
+2. ``-sV`` with the same scripts, only on the open ports the first pass could
+   not confirm as mail (non-standard ports, or something else on a mail port).
+
+The findings are the same as one ``-sV`` pass over every port; the tests check
+that against recorded single-pass scans of the lab.
+"""
 
 from __future__ import annotations
 
+import time
 from typing import Iterable
 
 import attrs
 
 from ._engine import evaluate
 from ._nmap import run_nmap
-from ._records import Problem, Stage
+from ._records import HostRecord, Problem, ScanRecord, Stage
 from ._registry import Registry
 from ._report import Report
-from ._target import parse_ports, parse_target
+from ._target import Target, parse_ports, parse_target
 from ._xml import XmlSource, read_scan
 
 #: Seconds nmap may spend on one host when the caller does not say.
@@ -37,16 +52,7 @@ def assess(
     checked = parse_target(target)
     port_list = parse_ports(ports)
     rules = registry if registry is not None else Registry.default()
-    run = run_nmap(checked, port_list, timeout=timeout if timeout is not None else DEFAULT_TIMEOUT)
-    scan = read_scan(run.xml)
-    if not scan.hosts:
-        nothing = Problem(
-            stage=Stage.SCAN,
-            message="nmap returned no host: the name did not resolve or the host did not answer",
-            address=checked.value,
-            detail=run.stderr,
-        )
-        scan = attrs.evolve(scan, problems=(*scan.problems, nothing))
+    scan = _scan(checked, port_list, timeout if timeout is not None else DEFAULT_TIMEOUT)
     return evaluate(scan, rules, target=target, strict=strict)
 
 
@@ -59,3 +65,49 @@ def assess_xml(source: XmlSource, *, registry: Registry | None = None, strict: b
     """
     rules = registry if registry is not None else Registry.default()
     return evaluate(read_scan(source), rules, strict=strict)
+
+
+def _scan(target: Target, ports: tuple[int, ...], timeout: float) -> ScanRecord:
+    deadline = time.monotonic() + timeout
+    first = run_nmap(target, ports, timeout=timeout, service_detection=False)
+    scan = read_scan(first.xml)
+    if not scan.hosts:
+        nothing = Problem(
+            stage=Stage.SCAN,
+            message="nmap returned no host: the name did not resolve or the host did not answer",
+            address=target.value,
+            detail=first.stderr,
+        )
+        return attrs.evolve(scan, problems=(*scan.problems, nothing))
+    unconfirmed = tuple(p.number for h in scan.hosts for p in h.open_ports if p.capabilities is None)
+    remaining = deadline - time.monotonic()
+    if not unconfirmed or any(h.timed_out for h in scan.hosts):
+        return scan
+    if remaining < 1:
+        late = Problem(
+            stage=Stage.HOST,
+            address=target.value,
+            message=f"host timeout reached before service detection on port(s) {unconfirmed}",
+        )
+        return attrs.evolve(scan, problems=(*scan.problems, late))
+    second = read_scan(run_nmap(target, unconfirmed, timeout=remaining, service_detection=True).xml)
+    return _merge(scan, second)
+
+
+def _merge(first: ScanRecord, second: ScanRecord) -> ScanRecord:
+    """The first pass's scan, with each port the second pass scanned replaced by its record."""
+    detailed = {(h.address, p.number, p.transport): p for h in second.hosts for p in h.ports}
+    timed_out = {h.address for h in second.hosts if h.timed_out}
+    hosts: list[HostRecord] = []
+    for host in first.hosts:
+        ports = tuple(detailed.get((host.address, p.number, p.transport), p) for p in host.ports)
+        hosts.append(attrs.evolve(host, ports=ports, timed_out=host.address in timed_out))
+    return attrs.evolve(
+        first,
+        hosts=tuple(hosts),
+        args=f"{first.args} ; {second.args}",
+        complete=first.complete and second.complete,
+        exit_status=second.exit_status if second.exit_status != "success" else first.exit_status,
+        exit_message=second.exit_message or first.exit_message,
+        problems=(*first.problems, *second.problems),
+    )

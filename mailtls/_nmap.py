@@ -36,15 +36,19 @@ class NmapRun:
     stderr: str = ""
 
 
-def nmap_arguments(target: Target, ports: tuple[int, ...], *, timeout: float | None = None) -> list[str]:
-    """nmap's options for one assessment (without the target and ``-p``, which python-nmap adds)."""
+def nmap_arguments(
+    target: Target, *, timeout: float | None = None, service_detection: bool = True
+) -> list[str]:
+    """nmap's options for one run (without the target and ``-p``, which python-nmap adds)."""
     arguments = [
         "-Pn",  # the caller named the host: scan it even if it ignores ping
         "-n",  # no reverse DNS: no packets to resolvers the caller did not ask for
-        "-sV",  # identify the protocol on non-standard ports; nmap's TLS scripts need it there too
-        "--script",
-        ",".join(SCRIPTS),
     ]
+    if service_detection:
+        # Identifies the protocol on non-standard ports, which nmap's TLS and capability
+        # scripts then use too. It costs seconds per port (see _assess.py).
+        arguments.append("-sV")
+    arguments += ["--script", ",".join(SCRIPTS)]
     if target.is_ipv6:
         arguments.append("-6")
     if timeout is not None:
@@ -57,7 +61,9 @@ def port_spec(ports: tuple[int, ...]) -> str:
     return "T:" + ",".join(str(p) for p in ports)
 
 
-def run_nmap(target: Target, ports: tuple[int, ...], *, timeout: float | None = None) -> NmapRun:
+def run_nmap(
+    target: Target, ports: tuple[int, ...], *, timeout: float | None = None, service_detection: bool = True
+) -> NmapRun:
     """Run nmap against one validated target and return its XML."""
     if shutil.which("nmap") is None:
         raise NmapNotFoundError(f"nmap is not installed or not on PATH: {INSTALL_HINT}")
@@ -65,7 +71,7 @@ def run_nmap(target: Target, ports: tuple[int, ...], *, timeout: float | None = 
         scanner = nmap.PortScanner()
     except nmap.PortScannerError as exc:
         raise NmapNotFoundError(f"nmap could not be started ({exc}): {INSTALL_HINT}") from None
-    arguments = nmap_arguments(target, ports, timeout=timeout)
+    arguments = nmap_arguments(target, timeout=timeout, service_detection=service_detection)
     command = ("nmap", "-oX", "-", target.value, "-p", port_spec(ports), *arguments)
     # nmap's --host-timeout normally ends the run; this is the backstop if nmap itself hangs.
     hard_limit = int(timeout) + 60 if timeout is not None else 0

@@ -411,8 +411,14 @@ def _timestamp(value: str) -> dt.datetime | None:
 _SASL = re.compile(r"^SASL\((?P<mechs>[^)]*)\)$")
 
 
-def _capabilities(elem: etree._Element, protocol: Protocol, *, before_tls: bool) -> Capabilities:
+# What the capability scripts print when they could not talk to the server at all.
+_SCRIPT_FAILURES = ("Couldn't establish connection", "Failed to connect", "Failed to retrieve")
+
+
+def _capabilities(elem: etree._Element, protocol: Protocol, *, before_tls: bool) -> Capabilities | None:
     raw = elem.get("output", "")
+    if raw.strip().startswith(_SCRIPT_FAILURES):
+        return None
     if protocol is Protocol.SMTP:
         return _smtp_capabilities(elem.get("id", ""), raw, before_tls)
     if protocol is Protocol.IMAP:

@@ -80,8 +80,9 @@ def test_ports_default_and_validation():
 
 
 def test_nmap_command_is_built_from_validated_parts():
-    args = nmap_arguments(parse_target("::1"), (25, 110), timeout=30)
+    args = nmap_arguments(parse_target("::1"), timeout=30)
     assert args[:3] == ["-Pn", "-n", "-sV"]
+    assert "-sV" not in nmap_arguments(parse_target("127.0.0.1"), service_detection=False)
     assert "-6" in args and args[args.index("--host-timeout") + 1] == "30s"
     assert args[args.index("--script") + 1] == "ssl-enum-ciphers,ssl-cert,smtp-commands,imap-capabilities,pop3-capabilities"
     assert port_spec((25, 110)) == "T:25,110"
