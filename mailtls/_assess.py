@@ -39,6 +39,7 @@ def assess(
     ports: Iterable[int] | None = None,
     timeout: float | None = None,
     registry: Registry | None = None,
+    open_relay: bool = False,
     strict: bool = False,
 ) -> Report:
     """Scan one host with nmap and report its mail services' exposure.
@@ -48,11 +49,16 @@ def assess(
     587, 993, 995. ``timeout`` (seconds, default 600) bounds nmap's time on the
     host; a host that runs over is reported in ``Report.errors`` with whatever
     was found before. ``registry`` defaults to ``Registry.default()``.
+
+    ``open_relay=True`` also runs nmap's ``smtp-open-relay`` on SMTP ports (rule
+    MT401). It sends test mail transactions to the server, so it is off unless
+    asked for. ``strict=True`` raises a failing rule's exception instead of
+    recording it in ``Report.errors``.
     """
     checked = parse_target(target)
     port_list = parse_ports(ports)
     rules = registry if registry is not None else Registry.default()
-    scan = _scan(checked, port_list, timeout if timeout is not None else DEFAULT_TIMEOUT)
+    scan = _scan(checked, port_list, timeout if timeout is not None else DEFAULT_TIMEOUT, open_relay)
     return evaluate(scan, rules, target=target, strict=strict)
 
 
@@ -67,9 +73,9 @@ def assess_xml(source: XmlSource, *, registry: Registry | None = None, strict: b
     return evaluate(read_scan(source), rules, strict=strict)
 
 
-def _scan(target: Target, ports: tuple[int, ...], timeout: float) -> ScanRecord:
+def _scan(target: Target, ports: tuple[int, ...], timeout: float, open_relay: bool) -> ScanRecord:
     deadline = time.monotonic() + timeout
-    first = run_nmap(target, ports, timeout=timeout, service_detection=False)
+    first = run_nmap(target, ports, timeout=timeout, service_detection=False, open_relay=open_relay)
     scan = read_scan(first.xml)
     if not scan.hosts:
         nothing = Problem(
@@ -90,7 +96,9 @@ def _scan(target: Target, ports: tuple[int, ...], timeout: float) -> ScanRecord:
             message=f"host timeout reached before service detection on port(s) {unconfirmed}",
         )
         return attrs.evolve(scan, problems=(*scan.problems, late))
-    second = read_scan(run_nmap(target, unconfirmed, timeout=remaining, service_detection=True).xml)
+    second = read_scan(
+        run_nmap(target, unconfirmed, timeout=remaining, service_detection=True, open_relay=open_relay).xml
+    )
     return _merge(scan, second)
 
 

@@ -36,8 +36,12 @@ class NmapRun:
     stderr: str = ""
 
 
+#: Sends test mail transactions to see whether the server relays: opt-in only.
+OPEN_RELAY_SCRIPT = "smtp-open-relay"
+
+
 def nmap_arguments(
-    target: Target, *, timeout: float | None = None, service_detection: bool = True
+    target: Target, *, timeout: float | None = None, service_detection: bool = True, open_relay: bool = False
 ) -> list[str]:
     """nmap's options for one run (without the target and ``-p``, which python-nmap adds)."""
     arguments = [
@@ -48,7 +52,8 @@ def nmap_arguments(
         # Identifies the protocol on non-standard ports, which nmap's TLS and capability
         # scripts then use too. It costs seconds per port (see _assess.py).
         arguments.append("-sV")
-    arguments += ["--script", ",".join(SCRIPTS)]
+    scripts = SCRIPTS + ((OPEN_RELAY_SCRIPT,) if open_relay else ())
+    arguments += ["--script", ",".join(scripts)]
     if target.is_ipv6:
         arguments.append("-6")
     if timeout is not None:
@@ -62,7 +67,12 @@ def port_spec(ports: tuple[int, ...]) -> str:
 
 
 def run_nmap(
-    target: Target, ports: tuple[int, ...], *, timeout: float | None = None, service_detection: bool = True
+    target: Target,
+    ports: tuple[int, ...],
+    *,
+    timeout: float | None = None,
+    service_detection: bool = True,
+    open_relay: bool = False,
 ) -> NmapRun:
     """Run nmap against one validated target and return its XML."""
     if shutil.which("nmap") is None:
@@ -71,7 +81,9 @@ def run_nmap(
         scanner = nmap.PortScanner()
     except nmap.PortScannerError as exc:
         raise NmapNotFoundError(f"nmap could not be started ({exc}): {INSTALL_HINT}") from None
-    arguments = nmap_arguments(target, timeout=timeout, service_detection=service_detection)
+    arguments = nmap_arguments(
+        target, timeout=timeout, service_detection=service_detection, open_relay=open_relay
+    )
     command = ("nmap", "-oX", "-", target.value, "-p", port_spec(ports), *arguments)
     # nmap's --host-timeout normally ends the run; this is the backstop if nmap itself hangs.
     hard_limit = int(timeout) + 60 if timeout is not None else 0

@@ -200,6 +200,9 @@ class PortRecord:
     scripts: tuple[ScriptOutput, ...] = ()
     #: The DNS name the scan was asked for, if any (nmap's "user" hostname).
     hostname: str | None = None
+    #: When nmap scanned the host: certificate dates are judged against this, not "now",
+    #: so a recorded scan gives the same findings whenever it is read.
+    scanned_at: dt.datetime | None = None
 
     @property
     def is_open(self) -> bool:

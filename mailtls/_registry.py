@@ -32,6 +32,10 @@ ENTRY_POINT_GROUP = "mailtls.rules"
 BUILTIN_MODULES = (
     "mailtls.rules.plaintext",
     "mailtls.rules.credentials",
+    "mailtls.rules.ports",
+    "mailtls.rules.tls",
+    "mailtls.rules.certificates",
+    "mailtls.rules.smtp",
 )
 
 

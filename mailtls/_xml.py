@@ -175,7 +175,8 @@ class _Reader:
             (h.get("name") for h in elem.iterfind("hostnames/hostname") if h.get("type") == "user"), None
         )
         timed_out = elem.get("timedout") == "true"
-        ports = tuple(self._port(address, hostname, p) for p in elem.iterfind("ports/port"))
+        scanned_at = _epoch(elem.get("starttime")) or _epoch(self.run_attrs.get("start"))
+        ports = tuple(self._port(address, hostname, scanned_at, p) for p in elem.iterfind("ports/port"))
         host = HostRecord(
             address=address,
             status=status.get("state", "") if status is not None else "",
@@ -194,7 +195,9 @@ class _Reader:
             )
         self.hosts.append(host)
 
-    def _port(self, address: str, hostname: str | None, elem: etree._Element) -> PortRecord:
+    def _port(
+        self, address: str, hostname: str | None, scanned_at: dt.datetime | None, elem: etree._Element
+    ) -> PortRecord:
         number = _int(elem.get("portid")) or 0
         state_el = elem.find("state")
         service = _service(elem.find("service"))
@@ -233,6 +236,7 @@ class _Reader:
         return PortRecord(
             address=address,
             hostname=hostname,
+            scanned_at=scanned_at,
             number=number,
             transport=elem.get("protocol", "tcp"),
             state=_state(state_el.get("state") if state_el is not None else None),

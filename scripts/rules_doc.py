@@ -24,14 +24,15 @@ def render(registry: Registry) -> str:
         "| id | title | default severity | CWE | applies to |",
         "|---|---|---|---|---|",
     ]
-    for item in registry:
+    rules = sorted(registry, key=lambda r: r.id)
+    for item in rules:
         spec = item.spec
         cwe = f"CWE-{spec.cwe}" if spec.cwe else ""
         lines.append(
             f"| [{spec.id}](#{spec.id.lower()}) | {spec.title} | {spec.severity.value} | {cwe} | "
             f"{'host' if spec.applies_to.__name__ == 'HostRecord' else 'port'} |"
         )
-    for item in registry:
+    for item in rules:
         spec = item.spec
         group = f", group *{spec.group}*" if spec.group else ""
         lines += ["", f"## {spec.id}", "", f"**{spec.title}** — default severity *{spec.severity.value}*{group}"]

@@ -135,3 +135,32 @@ def submission_without_starttls(port: PortRecord) -> Iterator[Observation]:
             summary=f"mail submission on port {port.number} has no TLS and does not advertise STARTTLS",
             evidence=capability_evidence(port),
         )
+
+
+@rule(
+    id="MT105",
+    title="STARTTLS advertised but TLS cannot be set up",
+    severity=Severity.HIGH,
+    group=GROUP,
+    cwe=319,
+    context=(
+        "The server promises an upgrade it cannot deliver: clients that require TLS fail, and "
+        "clients that only try it fall back to plaintext, so in practice mail and passwords "
+        "travel unencrypted. The usual causes are a missing or unreadable certificate or key, "
+        "or TLS settings no client can meet."
+    ),
+    remediation=(
+        "Fix the server's TLS configuration (certificate and key paths, permissions, protocol "
+        "and cipher settings), then check the handshake: openssl s_client -starttls <protocol> "
+        "-connect host:port."
+    ),
+)
+def starttls_broken(port: PortRecord) -> Iterator[Observation]:
+    """The server advertises STARTTLS (or STLS), yet nmap could not complete a TLS handshake
+    after it: no protocol version or certificate could be read through the upgrade."""
+    caps = port.capabilities
+    if caps is not None and caps.before_tls and caps.starttls and port.tls_mode is TlsMode.NONE:
+        yield Observation(
+            summary=f"{port.protocol.value.upper()} on port {port.number} advertises STARTTLS but no TLS handshake succeeded",
+            evidence=capability_evidence(port),
+        )

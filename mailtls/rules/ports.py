@@ -1,0 +1,108 @@
+"""How a host's mail ports relate to each other ("Mail port layout")."""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+from .._records import HostRecord, PortRecord, Protocol, TlsMode
+from .._registry import Observation, Severity, rule
+from ._common import is_submission
+
+GROUP = "Mail port layout"
+
+#: The ports each protocol is expected on (RFC 8314 for the implicit-TLS ones).
+STANDARD_PORTS = {
+    Protocol.SMTP: frozenset({25, 465, 587}),
+    Protocol.POP3: frozenset({110, 995}),
+    Protocol.IMAP: frozenset({143, 993}),
+}
+_IMPLICIT_PORT = {Protocol.POP3: 995, Protocol.IMAP: 993, Protocol.SMTP: 465}
+
+
+def _implicit(host: HostRecord, protocol: Protocol) -> list[PortRecord]:
+    return [p for p in host.open_ports if p.protocol is protocol and p.tls_mode is TlsMode.IMPLICIT]
+
+
+def _client_facing(port: PortRecord) -> bool:
+    """Ports mail *clients* use. Port 25 carries server-to-server mail, where STARTTLS is the only option."""
+    return port.protocol in (Protocol.POP3, Protocol.IMAP) or (port.protocol is Protocol.SMTP and is_submission(port))
+
+
+@rule(
+    id="MT120",
+    title="STARTTLS is the only way to reach the service with TLS",
+    severity=Severity.INFO,
+    group=GROUP,
+    cwe=757,
+    applies_to=HostRecord,
+    context=(
+        "STARTTLS starts in plaintext, and a client that does not insist on the upgrade can be "
+        "talked out of it by anyone on the path (STARTTLS stripping). RFC 8314 therefore prefers "
+        "implicit TLS for mail clients. Port 25 is not concerned: server-to-server mail has only "
+        "STARTTLS."
+    ),
+    remediation="Also offer implicit TLS (IMAPS 993, POP3S 995, submissions 465) and move clients to it.",
+)
+def starttls_only(host: HostRecord) -> Iterator[Observation]:
+    """A client-facing mail service (POP3, IMAP or submission) offers TLS only through STARTTLS,
+    and the host has no implicit-TLS port for the same protocol."""
+    for port in host.open_ports:
+        if port.tls_mode is TlsMode.STARTTLS and _client_facing(port) and not _implicit(host, port.protocol):
+            yield Observation(
+                summary=f"{port.protocol.value.upper()} on port {port.number} has TLS only through STARTTLS; "
+                f"no implicit-TLS port ({_IMPLICIT_PORT[port.protocol]}) answers",
+                port=port.number,
+            )
+
+
+@rule(
+    id="MT121",
+    title="Plaintext port still open beside its TLS port",
+    severity=Severity.LOW,
+    group=GROUP,
+    cwe=319,
+    applies_to=HostRecord,
+    context=(
+        "The host already serves this protocol over implicit TLS, so the plaintext port is only "
+        "needed by clients that have not moved. Even with STARTTLS required there, every open port "
+        "is more to maintain and one more place where a configuration slip exposes passwords."
+    ),
+    remediation="Move the remaining clients to the TLS port (995 for POP3, 993 for IMAP), then close the plaintext one.",
+)
+def plaintext_beside_tls(host: HostRecord) -> Iterator[Observation]:
+    """POP3 or IMAP is open on a plaintext or STARTTLS port while the same host serves the same
+    protocol with implicit TLS (110 beside 995, 143 beside 993)."""
+    for port in host.open_ports:
+        if port.protocol not in (Protocol.POP3, Protocol.IMAP) or port.tls_mode is TlsMode.IMPLICIT:
+            continue
+        siblings = _implicit(host, port.protocol)
+        if siblings:
+            yield Observation(
+                summary=f"{port.protocol.value.upper()} on port {port.number} is open although port "
+                f"{siblings[0].number} serves it with TLS",
+                port=port.number,
+            )
+
+
+@rule(
+    id="MT403",
+    title="Mail service on a non-standard port",
+    severity=Severity.LOW,
+    group=GROUP,
+    context=(
+        "A mail service away from its usual port is easy to forget in firewall rules, "
+        "inventories and scans that only look at the usual ones; it often turns out to be a "
+        "test instance or a workaround nobody remembers, configured less carefully."
+    ),
+    remediation="Confirm the service is meant to be reachable; close it or give it the same TLS settings as the standard ports.",
+    references=("Nessus 18391", "Greenbone 1.3.6.1.4.1.25623.1.0.18391"),
+)
+def nonstandard_port(port: PortRecord) -> Iterator[Observation]:
+    """nmap's service detection found POP3, IMAP or SMTP on a port that protocol does not
+    normally use."""
+    expected = STANDARD_PORTS.get(port.protocol)
+    if expected is not None and port.number not in expected and port.service.method == "probed":
+        yield Observation(
+            summary=f"{port.protocol.value.upper()} found on port {port.number}",
+            evidence=(f"service detection: {port.service.name} {port.service.product}".strip(),),
+        )
