@@ -1,0 +1,172 @@
+"""The lab's hosts: one loopback address per mail-server configuration.
+
+Each host is one Dovecot instance (POP3/IMAP) and/or some listeners of the lab's single
+Postfix instance (SMTP). What a host serves is derived from its server settings, so
+``LabHost.ports`` cannot drift away from what is really started.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Tls:
+    """A TLS set-up shared by Dovecot and Postfix: which certificate, protocols, ciphers."""
+
+    cert: str  # a certs.PROFILES name, or "missing" (a path that does not exist)
+    min_protocol: str = "TLSv1.2"
+    #: OpenSSL cipher list for TLS <= 1.2 (TLS 1.3 suites stay OpenSSL's defaults).
+    ciphers: str = "HIGH:!aNULL:!MD5"
+
+
+#: Debian's defaults, with a valid certificate.
+GOOD = Tls("good")
+#: TLS 1.2+ with forward-secret AEAD suites only: what nmap grades A.
+STRONG = Tls("good", ciphers="ECDHE+AESGCM:ECDHE+CHACHA20")
+#: OpenSSL 3.0 allows TLS 1.0/1.1 and a 1024-bit key only at security level 0, so the
+#: weak host has to ask for it in the cipher list; "ALL" then brings RSA key exchange and
+#: CBC-SHA1 suites too (OpenSSL 3.0 has no 3DES/RC4 left, even at level 0).
+WEAK = Tls("weak", min_protocol="TLSv1", ciphers="ALL:@SECLEVEL=0")
+
+
+@dataclass(frozen=True)
+class Dovecot:
+    """One Dovecot instance. ``ssl``: Dovecot's ssl setting (no / yes / required).
+
+    ``plaintext_auth`` is the inverse of Dovecot's ``disable_plaintext_auth``: True lets
+    USER/PASS, LOGIN and AUTH PLAIN work before STARTTLS. Port 0 means "not served".
+    """
+
+    ssl: str = "no"
+    tls: Tls | None = None
+    plaintext_auth: bool = True
+    imap: int = 143
+    pop3: int = 110
+    imaps: int = 0
+    pop3s: int = 0
+    #: Raw extra lines for the config (the broken host's cipher mismatch).
+    extra: tuple[str, ...] = ()
+
+    @property
+    def ports(self) -> tuple[int, ...]:
+        return tuple(p for p in (self.imap, self.pop3, self.imaps, self.pop3s) if p)
+
+
+@dataclass(frozen=True)
+class Smtpd:
+    """One Postfix smtpd listener (a master.cf line with ``-o`` overrides).
+
+    ``level`` is smtpd_tls_security_level ("" = no TLS, "may" = STARTTLS offered,
+    "encrypt" = STARTTLS required); ``wrapper`` is implicit TLS (smtps, port 465).
+    ``sasl`` offers AUTH through the same host's Dovecot auth socket; ``auth_only``
+    is smtpd_tls_auth_only (AUTH only after STARTTLS).
+    """
+
+    port: int
+    tls: Tls | None = None
+    level: str = ""
+    wrapper: bool = False
+    sasl: bool = False
+    auth_only: bool = False
+    vrfy: bool = True
+    options: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class LabHost:
+    name: str
+    address: str
+    #: Every TCP port the host serves, in ascending order.
+    ports: tuple[int, ...]
+    #: One sentence: what the host is configured as.
+    description: str
+    dovecot: Dovecot | None = field(default=None, repr=False)
+    smtpd: tuple[Smtpd, ...] = field(default=(), repr=False)
+
+
+def _host(name: str, address: str, description: str, dovecot: Dovecot | None = None, *smtpd: Smtpd) -> LabHost:
+    ports = sorted((dovecot.ports if dovecot else ()) + tuple(s.port for s in smtpd))
+    assert len(ports) == len(set(ports)), f"{name}: a port is served twice"
+    return LabHost(name, address, tuple(ports), description, dovecot, smtpd)
+
+
+def _hardened_smtp(tls: Tls, *, smtps: bool) -> tuple[Smtpd, ...]:
+    listeners = (
+        Smtpd(25, tls, "may", sasl=True, auth_only=True, vrfy=False),
+        Smtpd(587, tls, "encrypt", sasl=True, auth_only=True, vrfy=False),
+    )
+    if smtps:
+        listeners += (Smtpd(465, tls, "encrypt", wrapper=True, sasl=True, auth_only=True, vrfy=False),)
+    return listeners
+
+
+_HOSTS = [
+    _host(
+        "plain",
+        "127.0.0.11",
+        "No TLS anywhere: POP3, IMAP and SMTP in the clear, with password login and SMTP AUTH offered in the clear.",
+        Dovecot(ssl="no"),
+        Smtpd(25, sasl=True),
+    ),
+    _host(
+        "starttls",
+        "127.0.0.12",
+        "STARTTLS/STLS offered with a valid certificate, but password login still accepted before TLS.",
+        Dovecot(ssl="yes", tls=GOOD),
+        Smtpd(25, GOOD, "may", sasl=True),
+    ),
+    _host(
+        "hardened",
+        "127.0.0.13",
+        "TLS 1.2+ with strong ciphers, login only after STARTTLS, implicit TLS on 465/993/995, VRFY disabled.",
+        Dovecot(ssl="required", tls=STRONG, plaintext_auth=False, imaps=993, pop3s=995),
+        *_hardened_smtp(STRONG, smtps=True),
+    ),
+    _host(
+        "required",
+        "127.0.0.14",
+        "Like hardened but STARTTLS-only: no implicit-TLS ports, login only after STARTTLS.",
+        Dovecot(ssl="required", tls=STRONG, plaintext_auth=False),
+        *_hardened_smtp(STRONG, smtps=False),
+    ),
+    _host(
+        "weak",
+        "127.0.0.15",
+        "TLS 1.0/1.1 accepted, with an expired self-signed RSA-1024 SHA-1 certificate, on STARTTLS and implicit TLS.",
+        Dovecot(ssl="yes", tls=WEAK, plaintext_auth=False, imaps=993, pop3s=995),
+        Smtpd(25, WEAK, "may", sasl=True, auth_only=True),
+        Smtpd(465, WEAK, "encrypt", wrapper=True, sasl=True, auth_only=True),
+    ),
+    _host(
+        "relay",
+        "127.0.0.16",
+        "An open SMTP relay (any client may send to any domain; the lab discards all mail).",
+        None,
+        Smtpd(
+            25,
+            options=(
+                ("mynetworks", "0.0.0.0/0"),
+                ("smtpd_relay_restrictions", "permit"),
+                ("smtpd_recipient_restrictions", "permit"),
+            ),
+        ),
+    ),
+    _host(
+        "odd",
+        "127.0.0.17",
+        "The plain host on non-standard ports: SMTP on 2525, POP3 on 1110, IMAP on 1143, all in the clear.",
+        Dovecot(ssl="no", imap=1143, pop3=1110),
+        Smtpd(2525, sasl=True),
+    ),
+    _host(
+        "broken",
+        "127.0.0.18",
+        "STARTTLS/STLS advertised but no TLS session can be set up (missing certificate / unusable cipher list).",
+        None,  # set below once the Dovecot part is settled
+        Smtpd(25, Tls("missing"), "may", sasl=False),
+    ),
+]
+
+#: name -> LabHost, in address order.
+HOSTS: dict[str, LabHost] = {h.name: h for h in _HOSTS}
