@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
+import ssl
 import subprocess
 import time
 from pathlib import Path
@@ -27,6 +29,7 @@ from .hosts import HOSTS, LabHost
 __all__ = ["HOSTS", "Lab", "LabError", "LabHost", "start", "stop", "status"]
 
 DEFAULT_WORKDIR = "/tmp/mailtls-lab"
+_MARKER = ".mailtls-lab"
 START_TIMEOUT = 20.0
 
 
@@ -48,6 +51,13 @@ class Lab:
     def stop(self) -> None:
         stop(self.workdir)
 
+    def status(self) -> dict[str, dict[int, bool]]:
+        return status()
+
+    def logs(self, lines: int = 15) -> str:
+        """The last lines of every server log (for a failing test's message)."""
+        return _log_tails(self.workdir, lines)
+
     def __enter__(self) -> Lab:
         return self
 
@@ -66,30 +76,41 @@ def start(workdir: str | os.PathLike | None = None) -> Lab:
     """Write the configs and certificates, start every server, wait until every port answers.
 
     A lab left running in the same work directory (by this or an earlier process) is
-    stopped first, so calling start twice is safe.
+    stopped first, so calling start twice is safe. Raises LabError (with the servers'
+    log tails) if something does not come up within START_TIMEOUT seconds.
     """
     root = _workdir(workdir)
-    stop(root)
     _check_tools()
-    started = time.monotonic()
+    stop(root)
+    deadline = time.monotonic() + START_TIMEOUT
     if root.exists():
+        # Emptied at every start: refuse to empty a directory the lab did not make.
+        if any(root.iterdir()) and not (root / _MARKER).exists():
+            raise LabError(f"{root} exists and is not a lab work directory: not touching it")
         shutil.rmtree(root)
     root.mkdir(parents=True)
     root.chmod(0o755)  # Dovecot and Postfix drop privileges and must reach their sockets
+    (root / _MARKER).write_text("made by lab.start(); emptied at every start\n")
     certs = make_certificates(root / "certs", list(HOSTS))
     config.write_users(root)
+    commands = []
+    for host in _dovecot_hosts():
+        conf = config.dovecot_dir(root, host) / "dovecot.conf"
+        conf.parent.mkdir()
+        conf.write_text(config.dovecot_conf(root, host, certs))
+        commands.append(["dovecot", "-c", str(conf)])
+    etc = root / "postfix" / "etc"
+    etc.mkdir(parents=True)
+    (root / "postfix" / "spool").mkdir()  # root-owned; postfix start makes the rest
+    (etc / "main.cf").write_text(config.postfix_main_cf(root))
+    (etc / "master.cf").write_text(config.postfix_master_cf(root, list(HOSTS.values()), certs))
+    commands.append(["postfix", "-c", str(etc), "start"])
     try:
-        for host in _dovecot_hosts():
-            conf = config.dovecot_dir(root, host) / "dovecot.conf"
-            conf.parent.mkdir()
-            conf.write_text(config.dovecot_conf(root, host, certs))
-            _run(["dovecot", "-c", str(conf)], root)
-        pdir = root / "postfix"
-        (pdir / "etc").mkdir(parents=True)
-        (pdir / "etc" / "main.cf").write_text(config.postfix_main_cf(root))
-        (pdir / "etc" / "master.cf").write_text(config.postfix_master_cf(root, list(HOSTS.values()), certs))
-        _run(["postfix", "-c", str(pdir / "etc"), "start"], root)
-        _wait_for_ports(root, started + START_TIMEOUT)
+        _run(commands, root)
+        _wait_for_ports(root, deadline)
+        # Ports answering is not enough: another lab (other work directory) may hold them.
+        if len(_masters(root)) != len(commands):
+            raise LabError(f"a server exited after starting (port taken?)\n{_log_tails(root)}")
     except BaseException:
         stop(root)
         raise
@@ -99,30 +120,28 @@ def start(workdir: str | os.PathLike | None = None) -> Lab:
 def stop(workdir: str | os.PathLike | None = None) -> None:
     """Stop every server of the lab in ``workdir`` and wait until all their processes are gone."""
     root = _workdir(workdir)
-    masters = [p for p in (_postfix_pid(root), *(_dovecot_pid(root, h) for h in _dovecot_hosts())) if p]
-    processes = _with_descendants(masters)
-    postfix_etc = root / "postfix" / "etc"
-    if _postfix_pid(root):
-        subprocess.run(["postfix", "-c", str(postfix_etc), "stop"], capture_output=True, timeout=30)
-    for host in _dovecot_hosts():
-        if _dovecot_pid(root, host):
-            conf = config.dovecot_dir(root, host) / "dovecot.conf"
-            subprocess.run(["dovecot", "-c", str(conf), "stop"], capture_output=True, timeout=30)
+    masters = _masters(root)
+    processes = _with_descendants(list(masters.values()))
+    # `dovecot stop` waits 2-3 s for its master to exit: stop them all side by side.
+    _run([[*command, "stop"] for command in masters], root, check=False)
+    for pid in masters.values():  # the stop command failed (config unreadable?): signal it
+        if pid in processes and _start_time(pid) == processes[pid]:
+            os.kill(pid, signal.SIGTERM)
+    # Wait until they are gone, zombies included: Dovecot's stats process outlives its
+    # master and is reaped by init a second or two later.
     deadline = time.monotonic() + 10
     while processes and time.monotonic() < deadline:
-        processes = {p: t for p, t in processes.items() if _start_time(p) == t}
+        processes = {p: t for p, t in processes.items() if _start_time(p, zombie=True) == t}
         if processes:
             time.sleep(0.05)
-    for pid in processes:  # still there after 10 s: only the exact processes we started
-        try:
-            os.kill(pid, 9)
-        except ProcessLookupError:
-            pass
+    for pid, started in processes.items():  # still running after 10 s: kill just those
+        if _start_time(pid) == started:
+            os.kill(pid, signal.SIGKILL)
 
 
-def status(workdir: str | os.PathLike | None = None) -> dict[str, dict[int, bool]]:
-    """host name -> {port: accepts TCP connections}."""
-    return {h.name: {p: _accepts(h.address, p) for p in h.ports} for h in HOSTS.values()}
+def status() -> dict[str, dict[int, bool]]:
+    """host name -> {port: a server there greets as it should (over TLS for implicit TLS)}."""
+    return {h.name: {p: _answers(h.address, p, s) for p, s in h.services.items()} for h in HOSTS.values()}
 
 
 # -- processes ---------------------------------------------------------------------------
@@ -136,36 +155,63 @@ def _check_tools() -> None:
         raise LabError("the lab runs Dovecot and Postfix instances and needs root")
 
 
-def _run(command: list[str], root: Path) -> None:
-    done = subprocess.run(command, capture_output=True, text=True, timeout=60)
-    if done.returncode:
-        raise LabError(f"{' '.join(command)} failed ({done.returncode}): {done.stderr.strip()}\n{_log_tails(root)}")
+def _run(commands: list[list[str]], root: Path, check: bool = True) -> None:
+    """Run start/stop commands side by side. Their output goes to a file, not a pipe: the
+    daemons they leave behind inherit it, and a pipe would never reach end-of-file."""
+    if not commands:
+        return
+    root.mkdir(parents=True, exist_ok=True)
+    logs = [root / f"command-{i}.log" for i in range(len(commands))]
+    running = []
+    for command, log in zip(commands, logs):
+        with open(log, "w") as out:
+            running.append(subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=out, stderr=out))
+    failed = []
+    for command, log, process in zip(commands, logs, running):
+        code = process.wait(timeout=60)
+        if code and check:
+            failed.append(f"{' '.join(command)} failed ({code}): {log.read_text().strip()}")
+        log.unlink()
+    if failed:
+        raise LabError("\n".join(failed) + "\n" + _log_tails(root))
 
 
-def _read_pid(path: Path) -> int | None:
+def _masters(root: Path) -> dict[tuple[str, ...], int]:
+    """The running master processes of the lab in ``root``: start command -> pid."""
+    found = {}
+    etc = str(root / "postfix" / "etc")
+    pid = _read_pid(root / "postfix" / "spool" / "pid" / "master.pid", f"MAIL_CONFIG={etc}")
+    if pid:
+        found["postfix", "-c", etc] = pid
+    for host in _dovecot_hosts():
+        conf = str(config.dovecot_dir(root, host) / "dovecot.conf")
+        pid = _read_pid(config.dovecot_dir(root, host) / "run" / "master.pid", conf)
+        if pid:
+            found["dovecot", "-c", conf] = pid
+    return found
+
+
+def _read_pid(path: Path, mark: str) -> int | None:
+    """The pid in ``path`` if that process is alive and really ours: its command line or
+    environment holds ``mark`` (a stale pid file may name a reused pid)."""
     try:
         pid = int(path.read_text().split()[0])
+        proc = Path(f"/proc/{pid}")
+        ours = mark.encode() in (proc / "cmdline").read_bytes() + b"\0" + (proc / "environ").read_bytes()
     except (OSError, ValueError, IndexError):
         return None
-    return pid if _start_time(pid) is not None else None
+    return pid if ours and _start_time(pid) is not None else None
 
 
-def _postfix_pid(root: Path) -> int | None:
-    return _read_pid(root / "postfix" / "spool" / "pid" / "master.pid")
-
-
-def _dovecot_pid(root: Path, host: LabHost) -> int | None:
-    return _read_pid(config.dovecot_dir(root, host) / "run" / "master.pid")
-
-
-def _start_time(pid: int) -> str | None:
-    """The process's start time (identifies it even if the pid is reused), None if gone."""
+def _start_time(pid: int, zombie: bool = False) -> str | None:
+    """The process's start time (identifies it even if the pid is reused), None if it is
+    gone (or a zombie, unless ``zombie``)."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
     fields = stat.rsplit(")", 1)[1].split()
-    return None if fields[0] == "Z" else fields[19]
+    return None if fields[0] == "Z" and not zombie else fields[19]
 
 
 def _with_descendants(pids: list[int]) -> dict[int, str]:
@@ -191,23 +237,54 @@ def _with_descendants(pids: list[int]) -> dict[int, str]:
 # -- readiness ---------------------------------------------------------------------------
 
 
-def _accepts(address: str, port: int) -> bool:
+#: What each protocol says first; SMTP is also asked EHLO, which makes smtpd contact
+#: Dovecot's auth socket and dies at once if SASL is misconfigured.
+_GREETINGS = {"smtp": b"220 ", "imap": b"* OK", "pop3": b"+OK"}
+
+
+def _answers(address: str, port: int, service: str) -> bool:
+    """True if the server on ``address:port`` greets as ``service`` (over TLS for smtps etc.)."""
+    protocol = service.removesuffix("s")  # smtps -> smtp, imaps -> imap, pop3s -> pop3
     try:
-        with socket.create_connection((address, port), timeout=0.5):
+        with socket.create_connection((address, port), timeout=2) as raw:
+            sock = raw
+            if protocol != service:  # implicit TLS: any certificate, the weak one included
+                context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+                context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+                context.set_ciphers("ALL:@SECLEVEL=0")
+                sock = context.wrap_socket(raw)
+            reply = _read_until(sock, lambda data: b"\n" in data)
+            if not reply.startswith(_GREETINGS[protocol]):
+                return False
+            if protocol == "smtp":
+                sock.sendall(b"EHLO lab-check\r\n")
+                reply = _read_until(sock, lambda data: data.startswith(b"250 ") or b"\n250 " in data)
+                sock.sendall(b"QUIT\r\n")
+                return b"250 " in reply
             return True
-    except OSError:
+    except (OSError, ssl.SSLError):
         return False
 
 
+def _read_until(sock: socket.socket, done) -> bytes:
+    data = b""
+    while not done(data):
+        chunk = sock.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
 def _wait_for_ports(root: Path, deadline: float) -> None:
-    waiting = [(h.address, p) for h in HOSTS.values() for p in h.ports]
+    waiting = [(h.address, p, s) for h in HOSTS.values() for p, s in h.services.items()]
     while waiting:
-        waiting = [(a, p) for a, p in waiting if not _accepts(a, p)]
+        waiting = [w for w in waiting if not _answers(*w)]
         if not waiting:
             return
         if time.monotonic() > deadline:
-            where = ", ".join(f"{a}:{p}" for a, p in waiting)
-            raise LabError(f"not listening after {START_TIMEOUT:.0f} s: {where}\n{_log_tails(root)}")
+            where = ", ".join(f"{a}:{p} ({s})" for a, p, s in waiting)
+            raise LabError(f"not answering after {START_TIMEOUT:.0f} s: {where}\n{_log_tails(root)}")
         time.sleep(0.05)
 
 

@@ -7,27 +7,36 @@ Postfix instance (SMTP). What a host serves is derived from its server settings,
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 
 @dataclass(frozen=True)
 class Tls:
     """A TLS set-up shared by Dovecot and Postfix: which certificate, protocols, ciphers."""
 
-    cert: str  # a certs.PROFILES name, or "missing" (a path that does not exist)
+    #: A certs.PROFILES name; or "missing": files that do not exist (Postfix then disables
+    #: TLS but still offers STARTTLS; Dovecot would refuse to start); or "mismatch": the
+    #: good certificate with another key (Dovecot starts, and fails each STARTTLS).
+    cert: str
     min_protocol: str = "TLSv1.2"
-    #: OpenSSL cipher list for TLS <= 1.2 (TLS 1.3 suites stay OpenSSL's defaults).
-    ciphers: str = "HIGH:!aNULL:!MD5"
+    #: OpenSSL cipher list for TLS <= 1.2 (TLS 1.3 suites stay OpenSSL's defaults);
+    #: None keeps the server's own default list (the broken host's).
+    ciphers: str | None = None
 
 
-#: Debian's defaults, with a valid certificate.
-GOOD = Tls("good")
+#: A valid certificate and OpenSSL's HIGH suites. Not the servers' stock lists: Postfix's
+#: stock list offers anonymous suites with opportunistic TLS, which nmap grades F, and
+#: this host's only defect should be login before TLS.
+GOOD = Tls("good", ciphers="HIGH:!aNULL:!MD5")
 #: TLS 1.2+ with forward-secret AEAD suites only: what nmap grades A.
-STRONG = Tls("good", ciphers="ECDHE+AESGCM:ECDHE+CHACHA20")
+STRONG = Tls("good", ciphers="ECDHE+AESGCM:ECDHE+CHACHA20:!aNULL")
 #: OpenSSL 3.0 allows TLS 1.0/1.1 and a 1024-bit key only at security level 0, so the
 #: weak host has to ask for it in the cipher list; "ALL" then brings RSA key exchange and
 #: CBC-SHA1 suites too (OpenSSL 3.0 has no 3DES/RC4 left, even at level 0).
-WEAK = Tls("weak", min_protocol="TLSv1", ciphers="ALL:@SECLEVEL=0")
+#: (!aNULL: anonymous suites would be one more defect, and nmap then caps every grade at F.)
+WEAK = Tls("weak", min_protocol="TLSv1", ciphers="ALL:!aNULL:@SECLEVEL=0")
 
 
 @dataclass(frozen=True)
@@ -45,8 +54,6 @@ class Dovecot:
     pop3: int = 110
     imaps: int = 0
     pop3s: int = 0
-    #: Raw extra lines for the config (the broken host's cipher mismatch).
-    extra: tuple[str, ...] = ()
 
     @property
     def ports(self) -> tuple[int, ...]:
@@ -83,6 +90,16 @@ class LabHost:
     description: str
     dovecot: Dovecot | None = field(default=None, repr=False)
     smtpd: tuple[Smtpd, ...] = field(default=(), repr=False)
+
+    @property
+    def services(self) -> dict[int, str]:
+        """port -> "smtp", "imap", "pop3", or "smtps", "imaps", "pop3s" for implicit TLS."""
+        out = {s.port: "smtps" if s.wrapper else "smtp" for s in self.smtpd}
+        d = self.dovecot
+        if d:
+            names = {d.imap: "imap", d.pop3: "pop3", d.imaps: "imaps", d.pop3s: "pop3s"}
+            out.update((port, name) for port, name in names.items() if port)
+        return dict(sorted(out.items()))
 
 
 def _host(name: str, address: str, description: str, dovecot: Dovecot | None = None, *smtpd: Smtpd) -> LabHost:
@@ -134,6 +151,7 @@ _HOSTS = [
         "weak",
         "127.0.0.15",
         "TLS 1.0/1.1 accepted, with an expired self-signed RSA-1024 SHA-1 certificate, on STARTTLS and implicit TLS.",
+        # Login only after TLS: the weak host's defects are its TLS ones.
         Dovecot(ssl="yes", tls=WEAK, plaintext_auth=False, imaps=993, pop3s=995),
         Smtpd(25, WEAK, "may", sasl=True, auth_only=True),
         Smtpd(465, WEAK, "encrypt", wrapper=True, sasl=True, auth_only=True),
@@ -145,10 +163,13 @@ _HOSTS = [
         None,
         Smtpd(
             25,
+            # The classic mistake: every client counts as "my network". (Postfix refuses to
+            # start an smtpd whose restrictions lack reject_unauth_destination or similar,
+            # so "permit" alone is not possible.)
             options=(
                 ("mynetworks", "0.0.0.0/0"),
-                ("smtpd_relay_restrictions", "permit"),
-                ("smtpd_recipient_restrictions", "permit"),
+                ("smtpd_relay_restrictions", "permit_mynetworks, reject_unauth_destination"),
+                ("smtpd_recipient_restrictions", "permit_mynetworks, reject_unauth_destination"),
             ),
         ),
     ),
@@ -162,11 +183,13 @@ _HOSTS = [
     _host(
         "broken",
         "127.0.0.18",
-        "STARTTLS/STLS advertised but no TLS session can be set up (missing certificate / unusable cipher list).",
-        None,  # set below once the Dovecot part is settled
-        Smtpd(25, Tls("missing"), "may", sasl=False),
+        "STARTTLS/STLS advertised but every TLS handshake fails (Postfix: missing certificate files; "
+        "Dovecot: certificate and key do not match).",
+        # Login only after TLS (so the sole defect is the TLS failure), and no SMTP AUTH.
+        Dovecot(ssl="yes", tls=Tls("mismatch"), plaintext_auth=False),
+        Smtpd(25, Tls("missing"), "may"),
     ),
 ]
 
-#: name -> LabHost, in address order.
-HOSTS: dict[str, LabHost] = {h.name: h for h in _HOSTS}
+#: name -> LabHost, in address order (read-only).
+HOSTS: Mapping[str, LabHost] = MappingProxyType({h.name: h for h in _HOSTS})
