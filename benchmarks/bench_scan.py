@@ -41,8 +41,8 @@ def best(fn, repeat: int = REPEAT) -> float:
 
 
 def naive_nmap(host: lab.LabHost) -> None:
-    args = nmap_arguments(parse_target(host.address))
-    subprocess.run(["nmap", "-oX", "-", *args, "-p", port_spec(host.ports), host.address],
+    args = nmap_arguments(parse_target(host.target), open_relay=host.relay_test)
+    subprocess.run(["nmap", "-oX", "-", *args, "-p", port_spec(host.ports), host.target],
                    capture_output=True, check=True)
 
 
@@ -74,13 +74,13 @@ def main() -> int:
     rows = []
     with lab.start():
         for host in lab.HOSTS.values():
-            report = mailtls.assess(host.address, ports=host.ports)
+            report = mailtls.assess(host.target, ports=host.ports, open_relay=host.relay_test)
             ports = tls_ports(report)
             row = {
                 "host": host.name,
                 "ports": len(host.ports),
                 "tls ports": len(ports),
-                "mailtls": best(lambda: mailtls.assess(host.address, ports=host.ports)),
+                "mailtls": best(lambda: mailtls.assess(host.target, ports=host.ports, open_relay=host.relay_test)),
                 "naive nmap": best(lambda: naive_nmap(host), repeat=1),
             }
             if ports and have_sslscan:

@@ -18,11 +18,14 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
 
-#: name -> (key bits, signature hash, notBefore, notAfter or None for "a year from now").
-#: "weak" is everything a scanner should flag at once: short key, SHA-1, expired in 2020.
+#: name -> (key bits, signature hash, notBefore, notAfter: a date, a time from now, or None
+#: for "a year from now"). "weak" is everything a scanner should flag at once: short key,
+#: SHA-1, expired in 2020. "expiring" is sound but has 10 days left, and (unlike "good")
+#: is not for "localhost", so a scan asked for that name sees a mismatch.
 PROFILES = {
     "good": (2048, hashes.SHA256, None, None),
     "weak": (1024, hashes.SHA1, dt.datetime(2019, 1, 1), dt.datetime(2020, 1, 1)),
+    "expiring": (2048, hashes.SHA256, None, dt.timedelta(days=10)),
 }
 
 DOMAIN = "lab.mailtls.test"
@@ -60,6 +63,9 @@ def make_certificates(directory: Path, names: list[str]) -> dict[str, tuple[Path
     alt_names = [x509.DNSName(DOMAIN)] + [x509.DNSName(f"{n}.{DOMAIN}") for n in names]
     out = {}
     for profile, (bits, digest, not_before, not_after) in PROFILES.items():
+        if isinstance(not_after, dt.timedelta):
+            not_after = now + not_after
+        names = alt_names + ([x509.DNSName("localhost")] if profile == "good" else [])
         key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
         name = x509.Name(
             [
@@ -75,7 +81,7 @@ def make_certificates(directory: Path, names: list[str]) -> dict[str, tuple[Path
             .serial_number(x509.random_serial_number())
             .not_valid_before(not_before or now - dt.timedelta(days=1))
             .not_valid_after(not_after or now + dt.timedelta(days=365))
-            .add_extension(x509.SubjectAlternativeName(alt_names), critical=False)
+            .add_extension(x509.SubjectAlternativeName(names), critical=False)
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             .sign(key, hashes.SHA256())
         )

@@ -37,6 +37,10 @@ STRONG = Tls("good", ciphers="ECDHE+AESGCM:ECDHE+CHACHA20:!aNULL")
 #: CBC-SHA1 suites too (OpenSSL 3.0 has no 3DES/RC4 left, even at level 0).
 #: (!aNULL: anonymous suites would be one more defect, and nmap then caps every grade at F.)
 WEAK = Tls("weak", min_protocol="TLSv1", ciphers="ALL:!aNULL:@SECLEVEL=0")
+#: The weak set plus anonymous (aNULL) suites: the weak host's port 25 only, for MT203.
+WEAK_ANON = Tls("weak", min_protocol="TLSv1", ciphers="ALL:@SECLEVEL=0")
+#: Strong TLS with the certificate that expires in 10 days and is not for "localhost".
+EXPIRING = Tls("expiring", ciphers="ECDHE+AESGCM:ECDHE+CHACHA20:!aNULL")
 
 
 @dataclass(frozen=True)
@@ -90,6 +94,15 @@ class LabHost:
     description: str
     dovecot: Dovecot | None = field(default=None, repr=False)
     smtpd: tuple[Smtpd, ...] = field(default=(), repr=False)
+    #: The host name to scan it by, when the test is about names (resolved from /etc/hosts).
+    scan_as: str | None = None
+    #: Scan it with mailtls's opt-in open-relay test (``assess(..., open_relay=True)``).
+    relay_test: bool = False
+
+    @property
+    def target(self) -> str:
+        """What to pass to ``mailtls.assess``: the host name if it has one, else the address."""
+        return self.scan_as or self.address
 
     @property
     def services(self) -> dict[int, str]:
@@ -102,10 +115,18 @@ class LabHost:
         return dict(sorted(out.items()))
 
 
-def _host(name: str, address: str, description: str, dovecot: Dovecot | None = None, *smtpd: Smtpd) -> LabHost:
+def _host(
+    name: str,
+    address: str,
+    description: str,
+    dovecot: Dovecot | None = None,
+    *smtpd: Smtpd,
+    scan_as: str | None = None,
+    relay_test: bool = False,
+) -> LabHost:
     ports = sorted((dovecot.ports if dovecot else ()) + tuple(s.port for s in smtpd))
     assert len(ports) == len(set(ports)), f"{name}: a port is served twice"
-    return LabHost(name, address, tuple(ports), description, dovecot, smtpd)
+    return LabHost(name, address, tuple(ports), description, dovecot, smtpd, scan_as, relay_test)
 
 
 def _hardened_smtp(tls: Tls, *, smtps: bool) -> tuple[Smtpd, ...]:
@@ -122,9 +143,11 @@ _HOSTS = [
     _host(
         "plain",
         "127.0.0.11",
-        "No TLS anywhere: POP3, IMAP and SMTP in the clear, with password login and SMTP AUTH offered in the clear.",
+        "No TLS anywhere: POP3, IMAP, SMTP and submission (587) in the clear, with password login and SMTP AUTH "
+        "offered in the clear.",
         Dovecot(ssl="no"),
         Smtpd(25, sasl=True),
+        Smtpd(587, sasl=True),
     ),
     _host(
         "starttls",
@@ -150,10 +173,11 @@ _HOSTS = [
     _host(
         "weak",
         "127.0.0.15",
-        "TLS 1.0/1.1 accepted, with an expired self-signed RSA-1024 SHA-1 certificate, on STARTTLS and implicit TLS.",
+        "TLS 1.0/1.1 accepted, with an expired self-signed RSA-1024 SHA-1 certificate, on STARTTLS and implicit "
+        "TLS; port 25 also accepts anonymous suites.",
         # Login only after TLS: the weak host's defects are its TLS ones.
         Dovecot(ssl="yes", tls=WEAK, plaintext_auth=False, imaps=993, pop3s=995),
-        Smtpd(25, WEAK, "may", sasl=True, auth_only=True),
+        Smtpd(25, WEAK_ANON, "may", sasl=True, auth_only=True),
         Smtpd(465, WEAK, "encrypt", wrapper=True, sasl=True, auth_only=True),
     ),
     _host(
@@ -170,8 +194,9 @@ _HOSTS = [
                 ("mynetworks", "0.0.0.0/0"),
                 ("smtpd_relay_restrictions", "permit_mynetworks, reject_unauth_destination"),
                 ("smtpd_recipient_restrictions", "permit_mynetworks, reject_unauth_destination"),
-            ),
+    ),
         ),
+        relay_test=True,
     ),
     _host(
         "odd",
@@ -188,6 +213,18 @@ _HOSTS = [
         # Login only after TLS (so the sole defect is the TLS failure), and no SMTP AUTH.
         Dovecot(ssl="yes", tls=Tls("mismatch"), plaintext_auth=False),
         Smtpd(25, Tls("missing"), "may"),
+    ),
+    _host(
+        "named",
+        # 127.0.0.1 because the tests need a host *name* that resolves without DNS:
+        # "localhost", from /etc/hosts. Scanned as "localhost", 465's certificate names it
+        # and 993's does not (and expires in 10 days).
+        "127.0.0.1",
+        "Scanned as 'localhost': IMAPS 993 with a certificate for other names that expires in 10 days; "
+        "submissions 465 with a certificate that names localhost.",
+        Dovecot(ssl="required", tls=EXPIRING, plaintext_auth=False, imap=0, pop3=0, imaps=993),
+        Smtpd(465, STRONG, "encrypt", wrapper=True, sasl=True, auth_only=True, vrfy=False),
+        scan_as="localhost",
     ),
 ]
 

@@ -23,7 +23,7 @@ def main() -> int:
         started = time.monotonic()
         # Each assessment is one nmap process that mostly waits on the network: run them side by side.
         with ThreadPoolExecutor(max_workers=4) as pool:
-            reports = list(pool.map(lambda h: mailtls.assess(h.address, ports=h.ports), lab.HOSTS.values()))
+            reports = list(pool.map(lambda h: mailtls.assess(h.target, ports=h.ports, open_relay=h.relay_test), lab.HOSTS.values()))
         elapsed = time.monotonic() - started
     for host, report in zip(lab.HOSTS.values(), reports):
         console.rule(f"{host.name} ({host.address}): {host.description}")

@@ -23,14 +23,12 @@ from mailtls._nmap import nmap_arguments, port_spec  # noqa: E402
 from mailtls._target import parse_target  # noqa: E402
 
 DATA = ROOT / "tests" / "data"
-#: Hosts recorded with extra options: the open-relay host also runs the opt-in relay test.
-EXTRA = {"relay": {"open_relay": True}}
 
 
 def command(host: lab.LabHost) -> list[str]:
-    options = EXTRA.get(host.name, {})
-    return ["nmap", "-oX", "-", *nmap_arguments(parse_target(host.address), **options),
-            "-p", port_spec(host.ports), host.address]
+    options = {"open_relay": host.relay_test}
+    return ["nmap", "-oX", "-", *nmap_arguments(parse_target(host.target), **options),
+            "-p", port_spec(host.ports), host.target]
 
 
 def main(names: list[str]) -> int:

@@ -28,7 +28,7 @@ def lab_reports(running_lab) -> dict[str, mailtls.Report]:
 
     def timed(host: lab.LabHost) -> mailtls.Report:
         started = time.monotonic()
-        report = mailtls.assess(host.address, ports=host.ports)
+        report = mailtls.assess(host.target, ports=host.ports, open_relay=host.relay_test)
         _TIMINGS[host.name] = time.monotonic() - started
         return report
 
