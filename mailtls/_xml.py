@@ -129,9 +129,12 @@ class _Reader:
         )
 
     def _walk(self) -> None:
+        # Only these three tags reach Python: everything inside a <host> is read from its
+        # subtree once the host has ended, which keeps the per-element cost in libxml2.
         parser = etree.iterparse(
             self._stream,
             events=("start", "end"),
+            tag=("nmaprun", "host", "finished"),
             resolve_entities=False,
             load_dtd=False,
             no_network=True,
@@ -139,28 +142,27 @@ class _Reader:
             remove_comments=True,
             remove_pis=True,
         )
-        depth = 0
         for event, elem in parser:
-            if event == "start":
-                depth += 1
-                if depth == 1:
-                    if elem.tag != "nmaprun":
-                        raise XmlError(f"not nmap XML: the root element is <{elem.tag}>, not <nmaprun>")
-                    self.run_attrs = dict(elem.attrib)
-                continue
-            depth -= 1
-            if depth == 1 and elem.tag == "host":
-                self._host(elem)
-                # Free what has been read: memory stays flat however many hosts follow.
-                elem.clear(keep_tail=False)
-                parent = elem.getparent()
+            parent = elem.getparent()
+            if elem.tag == "nmaprun":
                 if parent is not None:
+                    continue
+                if event == "start":
+                    self.run_attrs = dict(elem.attrib)
+                else:
+                    self.complete = True
+            elif event == "end" and parent is not None and parent.getparent() is None and parent.tag == "nmaprun":
+                if elem.tag == "host":
+                    self._host(elem)
+                    # Free what has been read: memory stays flat however many hosts follow.
+                    elem.clear(keep_tail=False)
                     while elem.getprevious() is not None:
                         del parent[0]
-            elif elem.tag == "finished" and depth == 2:
+            elif event == "end" and elem.tag == "finished" and parent is not None and parent.tag == "runstats":
                 self.finished = dict(elem.attrib)
-            elif depth == 0:
-                self.complete = True
+        if not self.run_attrs:
+            root = parser.root.tag if parser.root is not None else "?"
+            raise XmlError(f"not nmap XML: the root element is <{root}>, not <nmaprun>")
 
     def _host(self, elem: etree._Element) -> None:
         address = next(
@@ -338,6 +340,16 @@ def _keyed(elem: etree._Element, tag: str, key: str) -> etree._Element | None:
     return None
 
 
+def _index(elem: etree._Element) -> dict[str, etree._Element]:
+    """key -> keyed child (``<elem>`` or ``<table>``), in one pass."""
+    return {child.get("key", ""): child for child in elem}
+
+
+def _texts(elem: etree._Element) -> dict[str, str]:
+    """key -> text of every keyed ``<elem>`` child, in one pass."""
+    return {e.get("key", ""): (e.text or "").strip() for e in elem.iterchildren("elem")}
+
+
 def _text(elem: etree._Element, key: str) -> str:
     found = _keyed(elem, "elem", key)
     return (found.text or "").strip() if found is not None else ""
@@ -352,19 +364,20 @@ def _items(elem: etree._Element | None) -> tuple[str, ...]:
 def _tls_profile(elem: etree._Element) -> TlsProfile:
     versions = []
     for table in elem.iterchildren("table"):
-        name = table.get("key", "")
-        ciphers_el = _keyed(table, "table", "ciphers")
+        parts = _index(table)
+        ciphers_el = parts.get("ciphers")
         ciphers = tuple(
-            Cipher(name=_text(c, "name"), kex_info=_text(c, "kex_info"), strength=_text(c, "strength"))
-            for c in (ciphers_el.iterchildren("table") if ciphers_el is not None else ())
+            Cipher(name=t.get("name", ""), kex_info=t.get("kex_info", ""), strength=t.get("strength", ""))
+            for t in map(_texts, ciphers_el.iterchildren("table") if ciphers_el is not None else ())
         )
+        preference = parts.get("cipher preference")
         versions.append(
             TlsVersion(
-                name=name,
+                name=table.get("key", ""),
                 ciphers=ciphers,
-                compressors=_items(_keyed(table, "table", "compressors")),
-                cipher_preference=_text(table, "cipher preference"),
-                warnings=_items(_keyed(table, "table", "warnings")),
+                compressors=_items(parts.get("compressors")),
+                cipher_preference=(preference.text or "").strip() if preference is not None else "",
+                warnings=_items(parts.get("warnings")),
             )
         )
     return TlsProfile(versions=tuple(versions), least_strength=_text(elem, "least strength"))
@@ -377,26 +390,32 @@ def _names(elem: etree._Element | None) -> tuple[NameAttribute, ...]:
 
 
 def _certificate(elem: etree._Element) -> Certificate | None:
-    pubkey = _keyed(elem, "table", "pubkey")
-    validity = _keyed(elem, "table", "validity")
-    if pubkey is None and validity is None:
+    parts = _index(elem)
+    pubkey = _texts(parts["pubkey"]) if "pubkey" in parts else {}
+    validity = _texts(parts["validity"]) if "validity" in parts else {}
+    if not pubkey and not validity:
         return None  # nmap without OpenSSL only dumps the PEM
     sans: tuple[str, ...] = ()
-    extensions = _keyed(elem, "table", "extensions")
-    for ext in extensions.iterchildren("table") if extensions is not None else ():
-        if _text(ext, "name") == "X509v3 Subject Alternative Name":
-            sans = tuple(part.strip() for part in _text(ext, "value").split(",") if part.strip())
-    bits = _text(pubkey, "bits") if pubkey is not None else ""
+    extensions = parts.get("extensions")
+    for ext in map(_texts, extensions.iterchildren("table") if extensions is not None else ()):
+        if ext.get("name") == "X509v3 Subject Alternative Name":
+            sans = tuple(part.strip() for part in ext.get("value", "").split(",") if part.strip())
+
+    def text(key: str) -> str:
+        found = parts.get(key)
+        return (found.text or "").strip() if found is not None else ""
+
+    bits = pubkey.get("bits", "")
     return Certificate(
-        subject=_names(_keyed(elem, "table", "subject")),
-        issuer=_names(_keyed(elem, "table", "issuer")),
+        subject=_names(parts.get("subject")),
+        issuer=_names(parts.get("issuer")),
         subject_alt_names=sans,
-        key_type=_text(pubkey, "type") if pubkey is not None else "",
+        key_type=pubkey.get("type", ""),
         key_bits=int(bits) if bits else None,
-        signature_algorithm=_text(elem, "sig_algo"),
-        not_before=_timestamp(_text(validity, "notBefore")) if validity is not None else None,
-        not_after=_timestamp(_text(validity, "notAfter")) if validity is not None else None,
-        sha1=_text(elem, "sha1"),
+        signature_algorithm=text("sig_algo"),
+        not_before=_timestamp(validity.get("notBefore", "")),
+        not_after=_timestamp(validity.get("notAfter", "")),
+        sha1=text("sha1"),
     )
 
 
