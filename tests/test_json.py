@@ -1,0 +1,45 @@
+"""Reports to JSON and back, through the one cattrs converter."""
+
+import json
+
+import pytest
+
+import mailtls
+
+from .helpers import recorded
+
+
+@pytest.mark.parametrize("name", ["weak", "named", "broken"])
+def test_round_trip_of_recorded_reports(name):
+    report = mailtls.assess_xml(recorded(name))
+    assert mailtls.from_json(mailtls.to_json(report)) == report
+
+
+def test_json_is_plain_data():
+    document = json.loads(mailtls.to_json(mailtls.assess_xml(recorded("weak"))))
+    finding = document["report"]["findings"][0]
+    assert finding["severity"] in {"critical", "high", "medium", "low", "info"}
+    port = document["report"]["scan"]["hosts"][0]["ports"][0]
+    assert port["tls_mode"] == "starttls" and port["certificate"]["not_after"].startswith("2020-01-01")
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("not json", "not JSON"),
+        ("[]", "not a mailtls report"),
+        ('{"schema": 99, "report": {}}', "schema 1"),
+        ('{"schema": 1, "report": {"scan": {"hosts": "x"}}}', "not a valid mailtls report"),
+        ('{"schema": 1, "report": {"scan": {}, "surprise": 1}}', "not a valid mailtls report"),
+    ],
+)
+def test_bad_json_raises_serialization_error(text, message):
+    with pytest.raises(mailtls.SerializationError, match=message):
+        mailtls.from_json(text)
+    with pytest.raises(mailtls.MailTlsError):
+        mailtls.from_json(text)
+
+
+def test_to_json_refuses_other_objects():
+    with pytest.raises(mailtls.SerializationError):
+        mailtls.to_json({"findings": []})
