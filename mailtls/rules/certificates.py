@@ -30,10 +30,6 @@ def _when(port: PortRecord) -> dt.datetime:
     return port.scanned_at or dt.datetime.now(dt.timezone.utc)
 
 
-def _cert(port: PortRecord) -> Certificate | None:
-    return port.certificate
-
-
 @rule(
     id="MT301",
     title="Certificate expired or not yet valid",
@@ -46,7 +42,7 @@ def _cert(port: PortRecord) -> Certificate | None:
 )
 def certificate_out_of_date(port: PortRecord) -> Iterator[Observation]:
     """At the time of the scan, the certificate's validity period had ended (or not yet begun)."""
-    cert = _cert(port)
+    cert = port.certificate
     if cert is None:
         return
     now = _when(port)
@@ -75,7 +71,7 @@ def certificate_out_of_date(port: PortRecord) -> Iterator[Observation]:
 def self_signed(port: PortRecord) -> Iterator[Observation]:
     """The certificate's issuer is its own subject: no authority vouches for it, so a client
     cannot tell it from one an attacker made."""
-    cert = _cert(port)
+    cert = port.certificate
     if cert is not None and cert.self_issued:
         yield Observation(
             summary=f"certificate on port {port.number} is self-signed ({cert.common_name or 'no CN'})",
@@ -95,7 +91,7 @@ def self_signed(port: PortRecord) -> Iterator[Observation]:
 )
 def weak_certificate_key(port: PortRecord) -> Iterator[Observation]:
     """The certificate's public key is too short: RSA or DSA below 2048 bits, or EC below 224."""
-    cert = _cert(port)
+    cert = port.certificate
     if cert is None or cert.key_bits is None:
         return
     floor = MIN_EC_BITS if cert.key_type.lower() in ("ec", "ecdsa") else MIN_RSA_BITS
@@ -122,7 +118,7 @@ _WEAK_HASH = re.compile(r"md2|md4|md5|sha1(?!\d)|sha-1", re.IGNORECASE)
 def weak_signature(port: PortRecord) -> Iterator[Observation]:
     """The certificate is signed with MD5 or SHA-1, for which practical collisions exist, so a
     forged certificate with the same signature can be made."""
-    cert = _cert(port)
+    cert = port.certificate
     if cert is not None and _WEAK_HASH.search(cert.signature_algorithm):
         yield Observation(
             summary=f"certificate on port {port.number} is signed with {cert.signature_algorithm}",
@@ -159,7 +155,7 @@ def matches(pattern: str, hostname: str) -> bool:
 def hostname_mismatch(port: PortRecord) -> Iterator[Observation]:
     """The scan was asked for a host name, and the certificate on this port is for other names:
     a client that checks (as it should) will refuse the connection or warn."""
-    cert = _cert(port)
+    cert = port.certificate
     if cert is None or not port.hostname:
         return
     names = names_of(cert)
@@ -182,7 +178,7 @@ def hostname_mismatch(port: PortRecord) -> Iterator[Observation]:
 )
 def expires_soon(port: PortRecord) -> Iterator[Observation]:
     """At the time of the scan, the certificate was valid but had fewer than 30 days left."""
-    cert = _cert(port)
+    cert = port.certificate
     if cert is None or cert.not_after is None:
         return
     now = _when(port)
