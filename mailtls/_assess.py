@@ -22,7 +22,7 @@ from typing import Iterable
 import attrs
 
 from ._engine import evaluate
-from ._nmap import run_nmap
+from ._nmap import NmapRun, run_nmap
 from ._records import HostRecord, Problem, ScanRecord, Stage
 from ._registry import Registry
 from ._report import Report
@@ -73,16 +73,27 @@ def assess_xml(source: XmlSource, *, registry: Registry | None = None, strict: b
     return evaluate(read_scan(source), rules, strict=strict)
 
 
+def _read(run: NmapRun) -> ScanRecord:
+    """The run's XML as records, with anything nmap complained about on stderr kept as a problem."""
+    scan = read_scan(run.xml)
+    if not run.stderr.strip():
+        return scan
+    complaint = Problem(
+        stage=Stage.SCAN,
+        message=f"nmap said: {run.stderr.strip().splitlines()[0]}",
+        detail=run.stderr,
+    )
+    return attrs.evolve(scan, problems=(*scan.problems, complaint))
+
+
 def _scan(target: Target, ports: tuple[int, ...], timeout: float, open_relay: bool) -> ScanRecord:
     deadline = time.monotonic() + timeout
-    first = run_nmap(target, ports, timeout=timeout, service_detection=False, open_relay=open_relay)
-    scan = read_scan(first.xml)
+    scan = _read(run_nmap(target, ports, timeout=timeout, service_detection=False, open_relay=open_relay))
     if not scan.hosts:
         nothing = Problem(
             stage=Stage.SCAN,
             message="nmap returned no host: the name did not resolve or the host did not answer",
             address=target.value,
-            detail=first.stderr,
         )
         return attrs.evolve(scan, problems=(*scan.problems, nothing))
     unconfirmed = tuple(p.number for h in scan.hosts for p in h.open_ports if p.capabilities is None)
@@ -96,8 +107,8 @@ def _scan(target: Target, ports: tuple[int, ...], timeout: float, open_relay: bo
             message=f"host timeout reached before service detection on port(s) {unconfirmed}",
         )
         return attrs.evolve(scan, problems=(*scan.problems, late))
-    second = read_scan(
-        run_nmap(target, unconfirmed, timeout=remaining, service_detection=True, open_relay=open_relay).xml
+    second = _read(
+        run_nmap(target, unconfirmed, timeout=remaining, service_detection=True, open_relay=open_relay)
     )
     return _merge(scan, second)
 

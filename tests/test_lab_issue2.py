@@ -102,3 +102,17 @@ def test_a_host_with_nothing_listening(running_lab):
 def test_a_host_that_runs_out_of_time_is_recorded(running_lab):
     report = mailtls.assess(lab.HOSTS["hardened"].address, timeout=1)
     assert any(p.stage is mailtls.Stage.HOST and "timeout" in p.message for p in report.errors)
+
+
+def test_ipv6_target_runs_nmap_in_ipv6_mode(running_lab):
+    # ::1 is loopback; no lab server listens there, so every port is closed and nothing fails
+    report = mailtls.assess("::1", ports=[25, 993])
+    assert report.errors == () and report.findings == ()
+    assert report.hosts[0].address == "::1" and "-6" in report.scan.args
+
+
+def test_a_name_is_carried_into_findings(lab_reports):
+    # The named host was scanned as "localhost" (resolved from /etc/hosts, no DNS query)
+    report = lab_reports["named"]
+    assert report.hosts[0].hostname == "localhost"
+    assert {f.location for f in report.findings} == {"localhost:465", "localhost:993"}
