@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import attrs
 
+from ._errors import MailTlsError
 from ._records import HostRecord, Problem, Protocol, ScanRecord
 from ._registry import Severity
+
+if TYPE_CHECKING:
+    import pandas
 
 
 @attrs.frozen
@@ -74,3 +80,21 @@ class Report:
 
     def by_rule(self, rule_id: str) -> tuple[Finding, ...]:
         return tuple(f for f in self.findings if f.rule_id == rule_id)
+
+    def to_dataframe(self) -> "pandas.DataFrame":
+        """The findings as a pandas DataFrame, one row per finding, worst first (for notebooks).
+
+        Needs the optional extra: ``pip install 'mailtls[pandas]'``. Severity is an ordered
+        categorical, so ``df.sort_values("severity")`` and ``df[df.severity >= "medium"]`` work.
+        """
+        try:
+            import pandas
+        except ImportError:
+            raise MailTlsError("Report.to_dataframe needs pandas: pip install 'mailtls[pandas]'") from None
+        columns = [a.name for a in attrs.fields(Finding)]
+        rows = [attrs.asdict(f, recurse=False) for f in self.findings]
+        frame = pandas.DataFrame(rows, columns=columns)
+        order = [s.value for s in Severity]
+        frame["severity"] = pandas.Categorical([f.severity.value for f in self.findings], categories=order, ordered=True)
+        frame["protocol"] = [f.protocol.value if f.protocol else None for f in self.findings]
+        return frame

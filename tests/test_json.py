@@ -43,3 +43,12 @@ def test_bad_json_raises_serialization_error(text, message):
 def test_to_json_refuses_other_objects():
     with pytest.raises(mailtls.SerializationError):
         mailtls.to_json({"findings": []})
+
+
+def test_findings_as_a_dataframe():
+    report = mailtls.assess_xml(recorded("plain"))
+    frame = report.to_dataframe()
+    assert len(frame) == len(report.findings)
+    assert list(frame["rule_id"]) == [f.rule_id for f in report.findings]
+    assert set(frame[frame.severity >= "high"]["rule_id"]) == {"MT101", "MT102", "MT104"}
+    assert frame.loc[0, "protocol"] in {"pop3", "imap", "smtp"}
