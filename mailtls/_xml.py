@@ -14,6 +14,7 @@ string; Dovecot's IMAP reply text runs into the capability tokens.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import io
 import os
 import re
@@ -361,13 +362,20 @@ def _items(elem: etree._Element | None) -> tuple[str, ...]:
     return tuple((e.text or "").strip() for e in elem.iterchildren("elem"))
 
 
+@functools.lru_cache(maxsize=4096)
+def _cipher(name: str, kex_info: str, strength: str) -> Cipher:
+    # The same few dozen suites recur on every port of every host: share one immutable
+    # record for each instead of building (and keeping) thousands of equal ones.
+    return Cipher(name=name, kex_info=kex_info, strength=strength)
+
+
 def _tls_profile(elem: etree._Element) -> TlsProfile:
     versions = []
     for table in elem.iterchildren("table"):
         parts = _index(table)
         ciphers_el = parts.get("ciphers")
         ciphers = tuple(
-            Cipher(name=t.get("name", ""), kex_info=t.get("kex_info", ""), strength=t.get("strength", ""))
+            _cipher(t.get("name", ""), t.get("kex_info", ""), t.get("strength", ""))
             for t in map(_texts, ciphers_el.iterchildren("table") if ciphers_el is not None else ())
         )
         preference = parts.get("cipher preference")
