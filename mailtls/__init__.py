@@ -42,6 +42,7 @@ from ._records import (
 )
 from ._registry import Observation, Registry, Rule, RuleSpec, Severity, rule
 from ._report import Finding, Report
+from ._sarif import to_sarif
 from ._xml import read_scan
 
 __version__ = "0.1.0"
@@ -85,4 +86,5 @@ __all__ = [
     "read_scan",
     "rule",
     "to_json",
+    "to_sarif",
 ]

@@ -12,6 +12,7 @@ from rich.table import Table
 from ._assess import assess, assess_xml
 from ._errors import MailTlsError
 from ._json import to_json
+from ._sarif import to_sarif
 from ._registry import Severity
 from ._report import Report
 
@@ -32,7 +33,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--xml", action="append", default=[], metavar="FILE", help="read nmap XML instead of scanning")
     parser.add_argument("-p", "--ports", help="comma-separated ports (default 25,110,143,465,587,993,995)")
     parser.add_argument("--timeout", type=float, help="seconds nmap may spend on each host (default 600)")
-    parser.add_argument("--json", action="store_true", help="print the report(s) as JSON")
+    output = parser.add_mutually_exclusive_group()
+    output.add_argument("--json", action="store_true", help="print the report(s) as JSON")
+    output.add_argument("--sarif", action="store_true", help="print the report(s) as SARIF 2.1.0")
     parser.add_argument(
         "--fail-on",
         choices=[s.value for s in Severity],
@@ -88,6 +91,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.json:
         for report in reports:
             print(to_json(report))
+    elif args.sarif:
+        for report in reports:
+            print(to_sarif(report))
     else:
         for report in reports:
             print_report(report, console)

@@ -1,0 +1,116 @@
+"""Step 6 of the data flow, for security pipelines: a report as SARIF 2.1.0.
+
+One run per report: the rules that ran are the tool's ``rules`` (with their
+documentation, CWE and cross-references), each finding is a ``result`` whose location
+is the service's URI (``imap://127.0.0.11:143``). ``security-severity`` is the
+property GitHub code scanning and similar tools rank by.
+"""
+
+from __future__ import annotations
+
+import json
+
+from ._errors import SerializationError
+from ._registry import Registry, Severity
+from ._report import Finding, Report
+
+SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+
+_LEVEL = {
+    Severity.CRITICAL: "error",
+    Severity.HIGH: "error",
+    Severity.MEDIUM: "warning",
+    Severity.LOW: "note",
+    Severity.INFO: "note",
+}
+_SECURITY_SEVERITY = {
+    Severity.CRITICAL: "9.5",
+    Severity.HIGH: "8.0",
+    Severity.MEDIUM: "5.5",
+    Severity.LOW: "3.0",
+    Severity.INFO: "0.0",
+}
+
+
+def _uri(finding: Finding) -> str:
+    host = finding.hostname or finding.host
+    if ":" in host:
+        host = f"[{host}]"
+    scheme = finding.protocol.value if finding.protocol and finding.protocol.value != "other" else "tcp"
+    return f"{scheme}://{host}:{finding.port}" if finding.port is not None else f"{scheme}://{host}"
+
+
+def to_sarif(report: Report, *, registry: Registry | None = None, indent: int | None = 2) -> str:
+    """The report as a SARIF 2.1.0 log (a JSON string).
+
+    ``registry`` (default ``Registry.default()``) supplies the rule descriptions; pass
+    the one the report was made with if it was not the default."""
+    if not isinstance(report, Report):
+        raise SerializationError(f"to_sarif takes a mailtls.Report, got {type(report).__name__}")
+    from . import __version__
+
+    rules = registry if registry is not None else Registry.default()
+    descriptors = []
+    for item in sorted(rules, key=lambda r: r.id):
+        spec = item.spec
+        tags = ["security"] + ([f"external/cwe/cwe-{spec.cwe}"] if spec.cwe else [])
+        descriptors.append(
+            {
+                "id": spec.id,
+                "name": spec.title,
+                "shortDescription": {"text": spec.title},
+                "fullDescription": {"text": spec.description or spec.title},
+                "help": {"text": " ".join(t for t in (spec.context, spec.remediation) if t) or spec.title},
+                "defaultConfiguration": {"level": _LEVEL[rules.severity_of(spec.id)]},
+                "properties": {
+                    "tags": tags,
+                    "security-severity": _SECURITY_SEVERITY[rules.severity_of(spec.id)],
+                    "group": spec.group,
+                    "references": list(spec.references),
+                },
+            }
+        )
+    index = {d["id"]: i for i, d in enumerate(descriptors)}
+    results = []
+    for finding in report.findings:
+        result = {
+            "ruleId": finding.rule_id,
+            "level": _LEVEL[finding.severity],
+            "message": {"text": f"{finding.summary}. {finding.remediation}".strip()},
+            "locations": [{"physicalLocation": {"artifactLocation": {"uri": _uri(finding)}}}],
+            "properties": {
+                "severity": finding.severity.value,
+                "security-severity": _SECURITY_SEVERITY[finding.severity],
+                "evidence": list(finding.evidence),
+            },
+        }
+        if finding.rule_id in index:
+            result["ruleIndex"] = index[finding.rule_id]
+        results.append(result)
+    notifications = [
+        {"level": "error", "message": {"text": f"{p.stage.value}: {p.message}"}} for p in report.errors
+    ]
+    log = {
+        "$schema": SARIF_SCHEMA,
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "mailtls",
+                        "version": __version__,
+                        "rules": descriptors,
+                    }
+                },
+                "invocations": [
+                    {
+                        "executionSuccessful": report.complete,
+                        "commandLine": report.scan.args,
+                        "toolExecutionNotifications": notifications,
+                    }
+                ],
+                "results": results,
+            }
+        ],
+    }
+    return json.dumps(log, indent=indent)
