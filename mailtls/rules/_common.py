@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from .._records import PortRecord, TlsMode
 
+#: Prefix of Greenbone/OpenVAS test OIDs, for rule cross-references.
+GREENBONE = "Greenbone 1.3.6.1.4.1.25623.1.0."
+
 #: SASL mechanisms that carry the password itself (base64 is not encryption).
 CLEARTEXT_MECHANISMS = frozenset({"PLAIN", "LOGIN"})
 

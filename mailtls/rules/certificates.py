@@ -12,9 +12,9 @@ from typing import Iterator
 
 from .._records import Certificate, PortRecord
 from .._registry import Observation, Severity, rule
+from ._common import GREENBONE
 
 GROUP = "Certificate problems"
-_GB = "Greenbone 1.3.6.1.4.1.25623.1.0."
 EXPIRY_WARNING = dt.timedelta(days=30)
 MIN_RSA_BITS = 2048
 MIN_EC_BITS = 224
@@ -36,7 +36,7 @@ def _when(port: PortRecord) -> dt.datetime:
     severity=Severity.MEDIUM,
     group=GROUP,
     cwe=298,
-    references=("Nessus 15901", "Nessus 42980", f"{_GB}103955", f"{_GB}103956"),
+    references=("Nessus 15901", "Nessus 42980", f"{GREENBONE}103955", f"{GREENBONE}103956"),
     context=_CONTEXT,
     remediation="Install a current certificate and automate its renewal (e.g. ACME), then reload the server.",
 )
@@ -85,7 +85,7 @@ def self_signed(port: PortRecord) -> Iterator[Observation]:
     severity=Severity.MEDIUM,
     group=GROUP,
     cwe=326,
-    references=("Nessus 69551", f"{_GB}150710"),
+    references=("Nessus 69551", f"{GREENBONE}150710"),
     context=_CONTEXT,
     remediation="Issue a new certificate with an RSA key of at least 2048 bits or an ECDSA P-256 (or larger) key.",
 )
@@ -111,7 +111,7 @@ _WEAK_HASH = re.compile(r"md2|md4|md5|sha1(?!\d)|sha-1", re.IGNORECASE)
     severity=Severity.MEDIUM,
     group=GROUP,
     cwe=327,
-    references=("Nessus 35291", f"{_GB}105880"),
+    references=("Nessus 35291", f"{GREENBONE}105880"),
     context=_CONTEXT,
     remediation="Reissue the certificate signed with SHA-256 or stronger.",
 )
@@ -172,7 +172,7 @@ def hostname_mismatch(port: PortRecord) -> Iterator[Observation]:
     severity=Severity.LOW,
     group=GROUP,
     cwe=298,
-    references=("Nessus 42981", f"{_GB}103957"),
+    references=("Nessus 42981", f"{GREENBONE}103957"),
     context="Nothing is broken yet; this is the warning before MT301.",
     remediation="Renew the certificate now, and automate renewal so it does not come this close again.",
 )

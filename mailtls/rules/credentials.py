@@ -11,10 +11,9 @@ from typing import Iterator
 
 from .._records import Capabilities, PortRecord, Protocol
 from .._registry import Observation, Severity, rule
-from ._common import CLEARTEXT_MECHANISMS, capability_evidence
+from ._common import CLEARTEXT_MECHANISMS, GREENBONE, capability_evidence
 
 GROUP = "Cleartext credentials"
-_GB = "Greenbone 1.3.6.1.4.1.25623.1.0."
 
 
 def _before_tls(port: PortRecord, protocol: Protocol) -> Capabilities | None:
@@ -34,7 +33,7 @@ def _cleartext_mechanisms(caps: Capabilities) -> list[str]:
     severity=Severity.MEDIUM,
     group=GROUP,
     cwe=523,
-    references=("Nessus 15855", f"{_GB}15855"),
+    references=("Nessus 15855", f"{GREENBONE}15855"),
     context=(
         "Even where STLS is offered, a client that does not insist on it (or an attacker who strips "
         "STLS from the server's reply) will send the password in the clear, and the server accepts it."
@@ -65,7 +64,7 @@ def pop3_cleartext_login(port: PortRecord) -> Iterator[Observation]:
     severity=Severity.MEDIUM,
     group=GROUP,
     cwe=523,
-    references=("Nessus 15856", f"{_GB}15856"),
+    references=("Nessus 15856", f"{GREENBONE}15856"),
     context=(
         "An IMAP server that does not advertise LOGINDISABLED before TLS will take a user name and "
         "password on the unencrypted connection. Offering STARTTLS does not help a client that "
@@ -97,7 +96,7 @@ def imap_cleartext_login(port: PortRecord) -> Iterator[Observation]:
     severity=Severity.MEDIUM,
     group=GROUP,
     cwe=523,
-    references=("Nessus 54582", f"{_GB}108530"),
+    references=("Nessus 54582", f"{GREENBONE}108530"),
     context=(
         "A mail client, script or device that authenticates here without first issuing STARTTLS "
         "sends its password in the clear, and the server has said it will accept that. Stolen SMTP "

@@ -6,7 +6,7 @@ from typing import Iterator
 
 from .._records import PortRecord, Protocol, TlsMode
 from .._registry import Observation, Severity, rule
-from ._common import capability_evidence, is_submission
+from ._common import GREENBONE, capability_evidence, is_submission
 
 GROUP = "Email without SSL/TLS Found"
 
@@ -24,7 +24,7 @@ def _without_tls(port: PortRecord, protocol: Protocol) -> bool:
     severity=Severity.HIGH,
     group=GROUP,
     cwe=319,
-    references=("Nessus 42087 (reports STLS support; this is its absence)", "Greenbone 1.3.6.1.4.1.25623.1.0.108552"),
+    references=("Nessus 42087 (reports STLS support; this is its absence)", f"{GREENBONE}108552"),
     context=(
         "POP3 downloads whole mailboxes, and on this port both the messages and the password that "
         "unlocks them cross the network as readable text. Ask whether anyone still collects mail over "
@@ -55,7 +55,7 @@ def pop3_without_tls(port: PortRecord) -> Iterator[Observation]:
     severity=Severity.HIGH,
     group=GROUP,
     cwe=319,
-    references=("Nessus 42085 (reports STARTTLS support; this is its absence)", "Greenbone 1.3.6.1.4.1.25623.1.0.108551"),
+    references=("Nessus 42085 (reports STARTTLS support; this is its absence)", f"{GREENBONE}108551"),
     context=(
         "IMAP keeps a live session on the mailbox: besides reading, a user can usually delete, move "
         "and flag mail, so a stolen IMAP password is worth as much as the access users are given. "
@@ -84,7 +84,7 @@ def imap_without_tls(port: PortRecord) -> Iterator[Observation]:
     severity=Severity.MEDIUM,
     group=GROUP,
     cwe=319,
-    references=("Nessus 42088 (reports STARTTLS support; this is its absence)", "Greenbone 1.3.6.1.4.1.25623.1.0.105091"),
+    references=("Nessus 42088 (reports STARTTLS support; this is its absence)", f"{GREENBONE}105091"),
     context=(
         "This is not the same risk as POP3 or IMAP in the clear. Port 25 is how the rest of the "
         "internet delivers mail to this domain, so it has to stay open on a mail exchanger; the "
@@ -116,7 +116,7 @@ def smtp_without_starttls(port: PortRecord) -> Iterator[Observation]:
     severity=Severity.HIGH,
     group=GROUP,
     cwe=319,
-    references=("Nessus 42088 (reports STARTTLS support; this is its absence)", "Greenbone 1.3.6.1.4.1.25623.1.0.105091"),
+    references=("Nessus 42088 (reports STARTTLS support; this is its absence)", f"{GREENBONE}105091"),
     context=(
         "Port 587 exists for a user's own mail client to hand over outgoing mail, which means "
         "logging in: without TLS, the login and every outgoing message are readable on the way."

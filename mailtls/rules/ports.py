@@ -6,7 +6,7 @@ from typing import Iterator
 
 from .._records import HostRecord, PortRecord, Protocol, TlsMode
 from .._registry import Observation, Severity, rule
-from ._common import is_submission
+from ._common import GREENBONE, is_submission
 
 GROUP = "Mail port layout"
 
@@ -95,7 +95,7 @@ def plaintext_beside_tls(host: HostRecord) -> Iterator[Observation]:
         "test instance or a workaround nobody remembers, configured less carefully."
     ),
     remediation="Confirm the service is meant to be reachable; close it or give it the same TLS settings as the standard ports.",
-    references=("Nessus 18391", "Greenbone 1.3.6.1.4.1.25623.1.0.18391"),
+    references=("Nessus 18391", f"{GREENBONE}18391"),
 )
 def nonstandard_port(port: PortRecord) -> Iterator[Observation]:
     """nmap's service detection found POP3, IMAP or SMTP on a port that protocol does not

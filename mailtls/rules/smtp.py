@@ -7,9 +7,9 @@ from typing import Iterator
 from .._records import PortRecord, Protocol
 from .._nmap import OPEN_RELAY_SCRIPT
 from .._registry import Observation, Severity, rule
+from ._common import GREENBONE
 
 GROUP = "SMTP abuse"
-_GB = "Greenbone 1.3.6.1.4.1.25623.1.0."
 
 
 @rule(
@@ -18,7 +18,7 @@ _GB = "Greenbone 1.3.6.1.4.1.25623.1.0."
     severity=Severity.CRITICAL,
     group=GROUP,
     cwe=441,
-    references=("Nessus 10262", f"{_GB}100073", f"{_GB}11852"),
+    references=("Nessus 10262", f"{GREENBONE}100073", f"{GREENBONE}11852"),
     context=(
         "An open relay forwards mail from anyone to anyone. Spammers find such servers within "
         "hours; the result is abuse of your bandwidth, your address on block lists, and your "
@@ -46,7 +46,7 @@ def open_relay(port: PortRecord) -> Iterator[Observation]:
     severity=Severity.LOW,
     group=GROUP,
     cwe=204,
-    references=("Nessus 10249", f"{_GB}100072"),
+    references=("Nessus 10249", f"{GREENBONE}100072"),
     context=(
         "VRFY and EXPN tell whoever asks whether a mailbox exists or what a list expands to, "
         "which helps build lists of valid addresses for spam, phishing and password guessing."

@@ -7,9 +7,9 @@ from typing import Iterator
 
 from .._records import PortRecord
 from .._registry import Observation, Severity, rule
+from ._common import GREENBONE
 
 GROUP = "Weak TLS"
-_GB = "Greenbone 1.3.6.1.4.1.25623.1.0."
 
 LEGACY_VERSIONS = ("SSLv2", "SSLv3", "TLSv1.0", "TLSv1.1")
 WEAK_GRADES = ("C", "D", "E", "F")
@@ -30,7 +30,7 @@ _CONTEXT = (
     severity=Severity.MEDIUM,
     group=GROUP,
     cwe=327,
-    references=("Nessus 20007", "Nessus 104743", "Nessus 157288", f"{_GB}111012", f"{_GB}117274"),
+    references=("Nessus 20007", "Nessus 104743", "Nessus 157288", f"{GREENBONE}111012", f"{GREENBONE}117274"),
     context=_CONTEXT,
     remediation=(
         "Accept TLS 1.2 and 1.3 only (Dovecot: ssl_min_protocol = TLSv1.2; Postfix: "
@@ -57,7 +57,7 @@ def legacy_protocol(port: PortRecord) -> Iterator[Observation]:
     severity=Severity.MEDIUM,
     group=GROUP,
     cwe=326,
-    references=("Nessus 42873", "Nessus 26928", "Nessus 65821", f"{_GB}103440", f"{_GB}902816"),
+    references=("Nessus 42873", "Nessus 26928", "Nessus 65821", f"{GREENBONE}103440", f"{GREENBONE}902816"),
     context=_CONTEXT,
     remediation=(
         "Offer only AEAD suites with forward secrecy (ECDHE or DHE with AES-GCM or ChaCha20-"
@@ -91,10 +91,10 @@ _UNSAFE = re.compile(r"_anon_|_NULL_|WITH_NULL|EXPORT", re.IGNORECASE)
         "Nessus 66848",
         "Nessus 81606",
         "Nessus 83738",
-        f"{_GB}108147",
-        f"{_GB}108022",
-        f"{_GB}805142",
-        f"{_GB}805188",
+        f"{GREENBONE}108147",
+        f"{GREENBONE}108022",
+        f"{GREENBONE}805142",
+        f"{GREENBONE}805188",
     ),
     context=(
         "These suites are broken by design: anonymous ones authenticate nobody, so any "
@@ -141,7 +141,7 @@ def kex_bits(kex_info: str) -> tuple[str, int] | None:
     severity=Severity.MEDIUM,
     group=GROUP,
     cwe=326,
-    references=("Nessus 83875", f"{_GB}106223"),
+    references=("Nessus 83875", f"{GREENBONE}106223"),
     context=_CONTEXT,
     remediation=(
         "Use Diffie-Hellman groups of at least 2048 bits (or drop DHE for ECDHE) and curves of at "
