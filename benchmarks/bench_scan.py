@@ -24,8 +24,8 @@ sys.path.insert(0, str(ROOT))
 
 import lab  # noqa: E402
 import mailtls  # noqa: E402
-from mailtls._nmap import nmap_arguments, port_spec  # noqa: E402
-from mailtls._target import parse_target  # noqa: E402
+from mailtls.scan.runner import nmap_arguments, port_spec  # noqa: E402
+from mailtls.scan.targets import parse_target  # noqa: E402
 
 REPEAT = 3
 STARTTLS = {mailtls.Protocol.SMTP: "smtp", mailtls.Protocol.IMAP: "imap", mailtls.Protocol.POP3: "pop3"}

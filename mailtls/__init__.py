@@ -5,12 +5,13 @@
     >>> for finding in report.findings:               # worst first
     ...     print(finding.severity.value, finding.rule_id, finding.location, finding.summary)
 
-The data flow, one module per step: target (``_target``) → nmap run (``_nmap``) →
-XML → records (``_xml``, ``_records``) → rules (``_registry``, ``rules/``) →
-findings (``_engine``) → report (``_report``, ``_json``).
+The data flow, one folder per step: target and nmap run (``scan/``) → XML → records
+(``nmapxml/`` into ``model/``) → rules (``rules/``) → findings and report
+(``rules/engine.py`` into ``model/``) → outputs (``output/``, ``cli/``). Ports, protocols
+and nmap's scripts are declared once, in ``protocols.py``.
 """
 
-from ._assess import assess, assess_xml
+from ._api import assess, assess_xml
 from ._errors import (
     MailTlsError,
     NmapNotFoundError,
@@ -21,8 +22,8 @@ from ._errors import (
     TargetError,
     XmlError,
 )
-from ._json import from_json, make_converter, to_json
-from ._records import (
+from .model.findings import Finding, Severity
+from .model.records import (
     Capabilities,
     Certificate,
     Cipher,
@@ -31,7 +32,6 @@ from ._records import (
     PortRecord,
     PortState,
     Problem,
-    Protocol,
     ScanRecord,
     ScriptOutput,
     Service,
@@ -40,10 +40,12 @@ from ._records import (
     TlsProfile,
     TlsVersion,
 )
-from ._registry import Observation, Registry, Rule, RuleSpec, Severity, rule
-from ._report import Finding, Report
-from ._sarif import to_sarif
-from ._xml import read_scan
+from .model.report import Report
+from .nmapxml.reader import read_scan
+from .output.json import from_json, make_converter, to_json
+from .output.sarif import to_sarif
+from .protocols import Protocol
+from .rules.registry import Observation, Registry, Rule, RuleSpec, rule
 
 __version__ = "0.1.0"
 

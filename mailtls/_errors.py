@@ -14,7 +14,7 @@ cut short) are not raised: they are recorded in ``Report.errors`` and the rest
 goes on. ``strict=True`` re-raises them, for debugging.
 
 Foreign exceptions (python-nmap's, lxml's, cattrs') are translated where they
-enter, in ``_nmap.py``, ``_xml.py`` and ``_json.py``.
+enter, in ``scan/runner.py``, ``nmapxml/reader.py`` and ``output/json.py``.
 """
 
 from __future__ import annotations

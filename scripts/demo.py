@@ -13,7 +13,7 @@ from rich.console import Console  # noqa: E402
 
 import lab  # noqa: E402
 import mailtls  # noqa: E402
-from mailtls._cli import print_report  # noqa: E402
+from mailtls.cli import print_report  # noqa: E402
 
 
 def main() -> int:

@@ -19,8 +19,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import lab  # noqa: E402
-from mailtls._nmap import nmap_arguments, port_spec  # noqa: E402
-from mailtls._target import parse_target  # noqa: E402
+from mailtls.scan.runner import nmap_arguments, port_spec  # noqa: E402
+from mailtls.scan.targets import parse_target  # noqa: E402
 
 DATA = ROOT / "tests" / "data"
 

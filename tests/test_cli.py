@@ -3,7 +3,7 @@
 import json
 
 import mailtls
-from mailtls._cli import main
+from mailtls.cli import main
 
 from .helpers import recorded
 

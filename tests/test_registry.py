@@ -42,7 +42,7 @@ def test_severity_is_ordered():
 
 def test_engine_builds_findings_from_the_declaration():
     registry = Registry.from_modules([module_with(always, per_host)])
-    from mailtls._engine import evaluate
+    from mailtls.rules.engine import evaluate
 
     report = evaluate(SCAN, registry)
     by_id = {f.rule_id: f for f in report.findings}
@@ -54,7 +54,7 @@ def test_engine_builds_findings_from_the_declaration():
 
 
 def test_a_rule_that_raises_is_recorded_and_others_still_run():
-    from mailtls._engine import evaluate
+    from mailtls.rules.engine import evaluate
 
     registry = Registry.from_modules([module_with(broken, always)])
     report = evaluate(SCAN, registry)
@@ -71,7 +71,7 @@ def test_a_rule_yielding_the_wrong_type_is_recorded():
     def wrong(port):
         yield "not an observation"
 
-    from mailtls._engine import evaluate
+    from mailtls.rules.engine import evaluate
 
     report = evaluate(SCAN, Registry.from_modules([module_with(wrong)]))
     assert report.findings == () and "not mailtls.Observation" in report.errors[0].message

@@ -24,9 +24,9 @@ from mailtls import (
     TlsProfile,
     TlsVersion,
 )
-from mailtls._engine import evaluate
-from mailtls.rules.certificates import matches, names_of
-from mailtls.rules.tls import kex_bits
+from mailtls.rules.engine import evaluate
+from mailtls.rules.builtin.certificates import matches, names_of
+from mailtls.rules.builtin.tls import kex_bits
 
 NOW = dt.datetime(2026, 6, 1, tzinfo=dt.timezone.utc)
 CN = (NameAttribute("commonName", "mail.example.org"),)

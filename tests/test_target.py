@@ -3,8 +3,9 @@
 import pytest
 
 import mailtls
-from mailtls._nmap import nmap_arguments, port_spec
-from mailtls._target import DEFAULT_PORTS, parse_ports, parse_target
+from mailtls.scan.runner import nmap_arguments, port_spec
+from mailtls.protocols import DEFAULT_PORTS
+from mailtls.scan.targets import parse_ports, parse_target
 
 
 @pytest.mark.parametrize(
@@ -63,7 +64,7 @@ def test_refuses_non_strings(value):
 def test_hostile_target_never_starts_nmap(monkeypatch, tmp_path):
     # Given a target that python-nmap would split into nmap options
     started = []
-    monkeypatch.setattr("mailtls._assess.run_nmap", lambda *a, **k: started.append(a))
+    monkeypatch.setattr("mailtls.scan.plan.run_nmap", lambda *a, **k: started.append(a))
     out = tmp_path / "x"
     # When it is assessed, Then it is refused before anything runs
     with pytest.raises(mailtls.MailTlsError):

@@ -1,4 +1,4 @@
-"""Step 3 of the data flow: nmap's XML becomes records. The only module that parses XML.
+"""Step 3 of the data flow: nmap's XML becomes records. ``nmapxml/`` is the only code that reads XML.
 
 The XML is read as a stream (``lxml.etree.iterparse``), one ``<host>`` at a time,
 with entity resolution, DTD loading and network access all off, so a file from
@@ -14,69 +14,37 @@ string; Dovecot's IMAP reply text runs into the capability tokens.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import io
 import os
-import re
 from typing import IO, Union
 
 from lxml import etree
 
-from ._errors import XmlError
-from ._records import (
-    Capabilities,
-    Certificate,
-    Cipher,
+from .._errors import XmlError
+from ..model.records import (
     HostRecord,
-    NameAttribute,
     PortRecord,
     PortState,
     Problem,
-    Protocol,
     ScanRecord,
     ScriptOutput,
     Service,
     Stage,
     TlsMode,
-    TlsProfile,
-    TlsVersion,
 )
+from ..protocols import (
+    CAPABILITY_SCRIPTS,
+    NMAP_STARTTLS_PORTS,
+    NMAP_STARTTLS_SERVICES,
+    PORT_PROTOCOL,
+    SERVICE_PROTOCOL,
+    Protocol,
+)
+from .capabilities import capabilities as read_capabilities
+from .nse import certificate as read_certificate
+from .nse import tls_profile as read_tls_profile
 
 XmlSource = Union[bytes, str, "os.PathLike[str]", IO[bytes]]
-
-_SERVICE_PROTOCOL = {
-    "smtp": Protocol.SMTP,
-    "smtps": Protocol.SMTP,
-    "submission": Protocol.SMTP,
-    "submissions": Protocol.SMTP,
-    "pop3": Protocol.POP3,
-    "pop3s": Protocol.POP3,
-    "pop3pw": Protocol.POP3,
-    "imap": Protocol.IMAP,
-    "imaps": Protocol.IMAP,
-    "imap3": Protocol.IMAP,
-}
-# Used only when service detection did not identify the port ("table" lookups or none).
-_PORT_PROTOCOL = {
-    25: Protocol.SMTP,
-    465: Protocol.SMTP,
-    587: Protocol.SMTP,
-    110: Protocol.POP3,
-    995: Protocol.POP3,
-    143: Protocol.IMAP,
-    993: Protocol.IMAP,
-}
-# nselib/sslcert.lua: nmap speaks STARTTLS first when the service name or the port
-# number is one of these (and the service is not tunnelled); otherwise it opens TLS directly.
-_NMAP_STARTTLS_SERVICES = frozenset({"smtp", "imap", "pop3", "lmtp"})
-_NMAP_STARTTLS_PORTS = frozenset({25, 587, 110, 143})
-
-_CAPABILITY_SCRIPTS = {
-    "smtp-commands": Protocol.SMTP,
-    "imap-capabilities": Protocol.IMAP,
-    "pop3-capabilities": Protocol.POP3,
-}
-
 
 def read_scan(source: XmlSource) -> ScanRecord:
     """Parse nmap XML (bytes, a str of XML, a path, or a binary file) into a ``ScanRecord``.
@@ -223,17 +191,17 @@ class _Reader:
                 )
                 return None
 
-        tls = guarded("ssl-enum-ciphers", _tls_profile)
-        certificate = guarded("ssl-cert", _certificate)
+        tls = guarded("ssl-enum-ciphers", read_tls_profile)
+        certificate = guarded("ssl-cert", read_certificate)
         has_tls = bool(tls and tls.versions) or certificate is not None
         tls_mode = _tls_mode(has_tls, service, number)
         protocol = _protocol(service, number, scripts)
         capabilities = None
-        for script_id, script_protocol in _CAPABILITY_SCRIPTS.items():
+        for script_id, script_protocol in CAPABILITY_SCRIPTS.items():
             if script_id in scripts:
                 capabilities = guarded(
                     script_id,
-                    lambda el, p=script_protocol: _capabilities(el, p, before_tls=tls_mode is not TlsMode.IMPLICIT),
+                    lambda el, p=script_protocol: read_capabilities(el, p, before_tls=tls_mode is not TlsMode.IMPLICIT),
                 )
                 break
         return PortRecord(
@@ -309,14 +277,14 @@ def _service(elem: etree._Element | None) -> Service:
 
 
 def _protocol(service: Service, number: int, scripts: dict[str, etree._Element]) -> Protocol:
-    if service.name in _SERVICE_PROTOCOL:
-        return _SERVICE_PROTOCOL[service.name]
+    if service.name in SERVICE_PROTOCOL:
+        return SERVICE_PROTOCOL[service.name]
     if service.method == "probed" and service.name:
         return Protocol.OTHER  # service detection recognised something that is not mail
-    for script_id, protocol in _CAPABILITY_SCRIPTS.items():
+    for script_id, protocol in CAPABILITY_SCRIPTS.items():
         if script_id in scripts:
             return protocol
-    return _PORT_PROTOCOL.get(number, Protocol.OTHER)
+    return PORT_PROTOCOL.get(number, Protocol.OTHER)
 
 
 def _tls_mode(has_tls: bool, service: Service, number: int) -> TlsMode:
@@ -326,201 +294,6 @@ def _tls_mode(has_tls: bool, service: Service, number: int) -> TlsMode:
         return TlsMode.NONE
     if service.tunnel == "ssl":
         return TlsMode.IMPLICIT
-    if service.name in _NMAP_STARTTLS_SERVICES or number in _NMAP_STARTTLS_PORTS:
+    if service.name in NMAP_STARTTLS_SERVICES or number in NMAP_STARTTLS_PORTS:
         return TlsMode.STARTTLS
     return TlsMode.IMPLICIT
-
-
-# --- NSE structured output -------------------------------------------------------------
-
-
-def _keyed(elem: etree._Element, tag: str, key: str) -> etree._Element | None:
-    for child in elem.iterchildren(tag):
-        if child.get("key") == key:
-            return child
-    return None
-
-
-def _index(elem: etree._Element) -> dict[str, etree._Element]:
-    """key -> keyed child (``<elem>`` or ``<table>``), in one pass."""
-    return {child.get("key", ""): child for child in elem}
-
-
-def _texts(elem: etree._Element) -> dict[str, str]:
-    """key -> text of every keyed ``<elem>`` child, in one pass."""
-    return {e.get("key", ""): (e.text or "").strip() for e in elem.iterchildren("elem")}
-
-
-def _text(elem: etree._Element, key: str) -> str:
-    found = _keyed(elem, "elem", key)
-    return (found.text or "").strip() if found is not None else ""
-
-
-def _items(elem: etree._Element | None) -> tuple[str, ...]:
-    if elem is None:
-        return ()
-    return tuple((e.text or "").strip() for e in elem.iterchildren("elem"))
-
-
-@functools.lru_cache(maxsize=4096)
-def _cipher(name: str, kex_info: str, strength: str) -> Cipher:
-    # The same few dozen suites recur on every port of every host: share one immutable
-    # record for each instead of building (and keeping) thousands of equal ones.
-    return Cipher(name=name, kex_info=kex_info, strength=strength)
-
-
-def _tls_profile(elem: etree._Element) -> TlsProfile:
-    versions = []
-    for table in elem.iterchildren("table"):
-        parts = _index(table)
-        ciphers_el = parts.get("ciphers")
-        ciphers = tuple(
-            _cipher(t.get("name", ""), t.get("kex_info", ""), t.get("strength", ""))
-            for t in map(_texts, ciphers_el.iterchildren("table") if ciphers_el is not None else ())
-        )
-        preference = parts.get("cipher preference")
-        versions.append(
-            TlsVersion(
-                name=table.get("key", ""),
-                ciphers=ciphers,
-                compressors=_items(parts.get("compressors")),
-                cipher_preference=(preference.text or "").strip() if preference is not None else "",
-                warnings=_items(parts.get("warnings")),
-            )
-        )
-    return TlsProfile(versions=tuple(versions), least_strength=_text(elem, "least strength"))
-
-
-def _names(elem: etree._Element | None) -> tuple[NameAttribute, ...]:
-    if elem is None:
-        return ()
-    return tuple(NameAttribute(key=e.get("key", ""), value=(e.text or "").strip()) for e in elem.iterchildren("elem"))
-
-
-def _certificate(elem: etree._Element) -> Certificate | None:
-    parts = _index(elem)
-    pubkey = _texts(parts["pubkey"]) if "pubkey" in parts else {}
-    validity = _texts(parts["validity"]) if "validity" in parts else {}
-    if not pubkey and not validity:
-        return None  # nmap without OpenSSL only dumps the PEM
-    sans: tuple[str, ...] = ()
-    extensions = parts.get("extensions")
-    for ext in map(_texts, extensions.iterchildren("table") if extensions is not None else ()):
-        if ext.get("name") == "X509v3 Subject Alternative Name":
-            sans = tuple(part.strip() for part in ext.get("value", "").split(",") if part.strip())
-
-    def text(key: str) -> str:
-        found = parts.get(key)
-        return (found.text or "").strip() if found is not None else ""
-
-    bits = pubkey.get("bits", "")
-    return Certificate(
-        subject=_names(parts.get("subject")),
-        issuer=_names(parts.get("issuer")),
-        subject_alt_names=sans,
-        key_type=pubkey.get("type", ""),
-        key_bits=int(bits) if bits else None,
-        signature_algorithm=text("sig_algo"),
-        not_before=_timestamp(validity.get("notBefore", "")),
-        not_after=_timestamp(validity.get("notAfter", "")),
-        sha1=text("sha1"),
-    )
-
-
-def _timestamp(value: str) -> dt.datetime | None:
-    # ssl-cert prints ISO 8601 ("2030-01-01T00:00:00", sometimes with an offset),
-    # or "MISSING"/"Can't parse..." for a broken certificate: those become None.
-    try:
-        stamp = dt.datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return stamp if stamp.tzinfo else stamp.replace(tzinfo=dt.timezone.utc)
-
-
-# --- capability strings --------------------------------------------------------------------
-
-_SASL = re.compile(r"^SASL\((?P<mechs>[^)]*)\)$")
-
-
-# What the capability scripts print when they could not talk to the server at all.
-_SCRIPT_FAILURES = ("Couldn't establish connection", "Failed to connect", "Failed to retrieve")
-
-
-def _capabilities(elem: etree._Element, protocol: Protocol, *, before_tls: bool) -> Capabilities | None:
-    raw = elem.get("output", "")
-    if raw.strip().startswith(_SCRIPT_FAILURES):
-        return None
-    if protocol is Protocol.SMTP:
-        return _smtp_capabilities(elem.get("id", ""), raw, before_tls)
-    if protocol is Protocol.IMAP:
-        return _imap_capabilities(elem.get("id", ""), raw, before_tls)
-    return _pop3_capabilities(elem.get("id", ""), raw, before_tls)
-
-
-def _smtp_capabilities(script: str, raw: str, before_tls: bool) -> Capabilities:
-    # smtp-commands: the EHLO reply lines joined with ", " (first line is the greeting),
-    # then "\n " and the HELP text. Only the EHLO part says what the server offers.
-    ehlo = raw.split("\n", 1)[0]
-    lines = [line.strip() for line in ehlo.split(",")][1:]
-    keywords: list[str] = []
-    mechanisms: list[str] = []
-    for line in lines:
-        words = line.upper().split()
-        if not words:
-            continue
-        keywords.append(words[0])
-        if words[0] == "AUTH":
-            mechanisms.extend(words[1:])
-        elif words[0].startswith("AUTH="):  # obsolete form some servers still send
-            mechanisms.extend([words[0][5:], *words[1:]])
-    return Capabilities(
-        script=script,
-        raw=raw,
-        keywords=tuple(keywords),
-        auth_mechanisms=_unique(mechanisms),
-        starttls="STARTTLS" in keywords,
-        before_tls=before_tls,
-    )
-
-
-def _imap_capabilities(script: str, raw: str, before_tls: bool) -> Capabilities:
-    # imap-capabilities prints a Lua table's keys in no fixed order, and Dovecot's
-    # tagged "OK" text runs into the last token (e.g. "LOGINDISABLEDA0001",
-    # "AUTH=PLAINA0001"). Match known capabilities by prefix for that reason.
-    tokens = [t.upper() for t in raw.split()]
-    mechanisms = [t[5:] for t in tokens if t.startswith("AUTH=")]
-    mechanisms = [re.sub(r"A\d{4}$", "", m) for m in mechanisms]
-    return Capabilities(
-        script=script,
-        raw=raw,
-        keywords=tuple(tokens),
-        auth_mechanisms=_unique(mechanisms),
-        starttls=any(t.startswith("STARTTLS") for t in tokens),
-        login_disabled=any(t.startswith("LOGINDISABLED") for t in tokens),
-        before_tls=before_tls,
-    )
-
-
-def _pop3_capabilities(script: str, raw: str, before_tls: bool) -> Capabilities:
-    # pop3-capabilities: "CAP" or "CAP(arg arg)" items separated by spaces, unordered.
-    tokens = re.findall(r"[^\s(]+(?:\([^)]*\))?", raw)
-    keywords = [t.split("(", 1)[0].upper() for t in tokens]
-    mechanisms: list[str] = []
-    for token in tokens:
-        match = _SASL.match(token.upper())
-        if match:
-            mechanisms.extend(match["mechs"].split())
-    return Capabilities(
-        script=script,
-        raw=raw,
-        keywords=tuple(keywords),
-        auth_mechanisms=_unique(mechanisms),
-        starttls="STLS" in keywords,
-        user_login="USER" in keywords,
-        before_tls=before_tls,
-    )
-
-
-def _unique(items: list[str]) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(items))
-

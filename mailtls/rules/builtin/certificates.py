@@ -10,8 +10,9 @@ import datetime as dt
 import re
 from typing import Iterator
 
-from .._records import Certificate, PortRecord
-from .._registry import Observation, Severity, rule
+from ...model.records import Certificate, PortRecord
+from ...model.findings import Severity
+from ..registry import Observation, rule
 from ._common import GREENBONE
 
 GROUP = "Certificate problems"

@@ -11,9 +11,10 @@ from __future__ import annotations
 import traceback
 from typing import Iterable
 
-from ._records import HostRecord, PortRecord, Problem, ScanRecord, Stage
-from ._registry import Observation, Registry, Rule
-from ._report import Finding, Report
+from ..model.findings import Finding
+from ..model.records import HostRecord, PortRecord, Problem, ScanRecord, Stage
+from ..model.report import Report
+from .registry import Observation, Registry, Rule
 
 
 def evaluate(scan: ScanRecord, registry: Registry, *, target: str | None = None, strict: bool = False) -> Report:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from .._records import PortRecord, Protocol, TlsMode
-from .._registry import Observation, Severity, rule
+from ...model.records import PortRecord, TlsMode
+from ...protocols import Protocol
+from ...model.findings import Severity
+from ..registry import Observation, rule
 from ._common import GREENBONE, capability_evidence, is_submission
 
 GROUP = "Email without SSL/TLS Found"

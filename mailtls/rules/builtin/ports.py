@@ -4,19 +4,14 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from .._records import HostRecord, PortRecord, Protocol, TlsMode
-from .._registry import Observation, Severity, rule
+from ...model.records import HostRecord, PortRecord, TlsMode
+from ...protocols import IMPLICIT_TLS_PORT, STANDARD_PORTS, Protocol
+from ...model.findings import Severity
+from ..registry import Observation, rule
 from ._common import GREENBONE, is_submission
 
 GROUP = "Mail port layout"
 
-#: The ports each protocol is expected on (RFC 8314 for the implicit-TLS ones).
-STANDARD_PORTS = {
-    Protocol.SMTP: frozenset({25, 465, 587}),
-    Protocol.POP3: frozenset({110, 995}),
-    Protocol.IMAP: frozenset({143, 993}),
-}
-_IMPLICIT_PORT = {Protocol.POP3: 995, Protocol.IMAP: 993, Protocol.SMTP: 465}
 
 
 def _implicit(host: HostRecord, protocol: Protocol) -> list[PortRecord]:
@@ -50,7 +45,7 @@ def starttls_only(host: HostRecord) -> Iterator[Observation]:
         if port.tls_mode is TlsMode.STARTTLS and _client_facing(port) and not _implicit(host, port.protocol):
             yield Observation(
                 summary=f"{port.protocol.value.upper()} on port {port.number} has TLS only through STARTTLS; "
-                f"no implicit-TLS port ({_IMPLICIT_PORT[port.protocol]}) answers",
+                f"no implicit-TLS port ({IMPLICIT_TLS_PORT[port.protocol]}) answers",
                 port=port.number,
             )
 

@@ -14,7 +14,6 @@ the ``mailtls.rules`` entry-point group) and holds every rule declared in them.
 
 from __future__ import annotations
 
-import enum
 import importlib
 import inspect
 import types
@@ -23,58 +22,23 @@ from typing import Callable, Iterable, Iterator, Mapping, Union
 
 import attrs
 
-from ._errors import RuleError
-from ._records import HostRecord, PortRecord, Problem, Stage
+from .._errors import RuleError
+from ..model.findings import Severity
+from ..model.records import HostRecord, PortRecord, Problem, Stage
 
 ENTRY_POINT_GROUP = "mailtls.rules"
 
 #: The modules that hold the built-in rules, in the order their rules are listed.
 BUILTIN_MODULES = (
-    "mailtls.rules.plaintext",
-    "mailtls.rules.credentials",
-    "mailtls.rules.ports",
-    "mailtls.rules.tls",
-    "mailtls.rules.certificates",
-    "mailtls.rules.smtp",
+    "mailtls.rules.builtin.plaintext",
+    "mailtls.rules.builtin.credentials",
+    "mailtls.rules.builtin.ports",
+    "mailtls.rules.builtin.tls",
+    "mailtls.rules.builtin.certificates",
+    "mailtls.rules.builtin.smtp",
 )
 
 
-@enum.unique
-class Severity(str, enum.Enum):
-    """How bad a finding is. Ordered: ``Severity.INFO < Severity.LOW < ... < Severity.CRITICAL``."""
-
-    INFO = "info"
-    LOW = "low"
-    MEDIUM = "medium"
-    HIGH = "high"
-    CRITICAL = "critical"
-
-    @property
-    def rank(self) -> int:
-        return _RANK[self]
-
-    def __lt__(self, other: object) -> bool:
-        if not isinstance(other, Severity):
-            return NotImplemented
-        return self.rank < other.rank
-
-    def __le__(self, other: object) -> bool:
-        if not isinstance(other, Severity):
-            return NotImplemented
-        return self.rank <= other.rank
-
-    def __gt__(self, other: object) -> bool:
-        if not isinstance(other, Severity):
-            return NotImplemented
-        return self.rank > other.rank
-
-    def __ge__(self, other: object) -> bool:
-        if not isinstance(other, Severity):
-            return NotImplemented
-        return self.rank >= other.rank
-
-
-_RANK = {severity: rank for rank, severity in enumerate(Severity)}
 
 
 @attrs.frozen

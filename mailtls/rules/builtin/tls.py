@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 from typing import Iterator
 
-from .._records import PortRecord
-from .._registry import Observation, Severity, rule
+from ...model.records import PortRecord
+from ...model.findings import Severity
+from ..registry import Observation, rule
 from ._common import GREENBONE
 
 GROUP = "Weak TLS"

@@ -14,13 +14,11 @@ from typing import Iterable
 
 import attrs
 
-from ._errors import PortsError, TargetError
+from .._errors import PortsError, TargetError
+from ..protocols import DEFAULT_PORTS
 
 # RFC 1123 host name: LDH labels of 1-63 characters, no leading or trailing hyphen.
 _LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
-
-DEFAULT_PORTS: tuple[int, ...] = (25, 110, 143, 465, 587, 993, 995)
-
 
 @attrs.frozen
 class Target:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from .._records import PortRecord, Protocol
-from .._nmap import OPEN_RELAY_SCRIPT
-from .._registry import Observation, Severity, rule
+from ...model.records import PortRecord
+from ...protocols import OPEN_RELAY_SCRIPT, Protocol
+from ...model.findings import Severity
+from ..registry import Observation, rule
 from ._common import GREENBONE
 
 GROUP = "SMTP abuse"

@@ -2,7 +2,7 @@
 
 Every record is a frozen attrs class holding only tuples, strings, numbers,
 enums and datetimes, so records compare by value, hash, and round-trip through
-JSON unchanged. ``_xml.py`` is the only code that builds them from XML.
+JSON unchanged. ``nmapxml/`` is the only code that builds them from XML.
 """
 
 from __future__ import annotations
@@ -12,14 +12,7 @@ import enum
 
 import attrs
 
-
-class Protocol(str, enum.Enum):
-    """The mail protocol a port speaks, from service detection or, failing that, the port number."""
-
-    POP3 = "pop3"
-    IMAP = "imap"
-    SMTP = "smtp"
-    OTHER = "other"
+from ..protocols import Protocol
 
 
 class TlsMode(str, enum.Enum):

@@ -3,7 +3,7 @@
 The nmap command is built here from a validated ``Target`` and port list, never
 from caller strings, and python-nmap's errors are translated into mailtls's.
 python-nmap keeps only each script's output string, so what leaves this module
-is nmap's raw XML, for ``_xml.py`` to read in full.
+is nmap's raw XML, for ``nmapxml/`` to read in full.
 """
 
 from __future__ import annotations
@@ -13,18 +13,9 @@ import shutil
 import attrs
 import nmap  # python-nmap
 
-from ._errors import NmapNotFoundError, ScannerError
-from ._target import Target
-
-#: What nmap runs on every port: TLS grading and certificate (through STARTTLS where
-#: the protocol has it), and what each mail protocol advertises.
-SCRIPTS: tuple[str, ...] = (
-    "ssl-enum-ciphers",
-    "ssl-cert",
-    "smtp-commands",
-    "imap-capabilities",
-    "pop3-capabilities",
-)
+from .._errors import NmapNotFoundError, ScannerError
+from ..protocols import OPEN_RELAY_SCRIPT, SCRIPTS
+from .targets import Target
 
 INSTALL_HINT = "install it with `apt-get install nmap` (Debian/Ubuntu) or from https://nmap.org/download"
 
@@ -34,10 +25,6 @@ class NmapRun:
     xml: bytes
     command: tuple[str, ...]
     stderr: str = ""
-
-
-#: Sends test mail transactions to see whether the server relays: opt-in only.
-OPEN_RELAY_SCRIPT = "smtp-open-relay"
 
 
 def nmap_arguments(

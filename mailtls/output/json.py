@@ -7,8 +7,8 @@ import json
 import cattrs
 from cattrs.preconf.json import JsonConverter, make_converter as _make_json_converter
 
-from ._errors import SerializationError
-from ._report import Report
+from .._errors import SerializationError
+from ..model.report import Report
 
 #: Bumped when the JSON shape changes in a way older readers cannot follow.
 SCHEMA_VERSION = 1

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from .._records import PortRecord, TlsMode
+from ...model.records import PortRecord, TlsMode
+from ...protocols import SUBMISSION_PORT
 
 #: Prefix of Greenbone/OpenVAS test OIDs, for rule cross-references.
 GREENBONE = "Greenbone 1.3.6.1.4.1.25623.1.0."
@@ -13,7 +14,7 @@ CLEARTEXT_MECHANISMS = frozenset({"PLAIN", "LOGIN"})
 
 def is_submission(port: PortRecord) -> bool:
     """Mail submission (RFC 6409) on 587, where clients log in to send mail."""
-    return port.number == 587 or port.service.name == "submission"
+    return port.number == SUBMISSION_PORT or port.service.name == "submission"
 
 
 def capability_evidence(port: PortRecord) -> tuple[str, ...]:

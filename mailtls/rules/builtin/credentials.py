@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from .._records import Capabilities, PortRecord, Protocol
-from .._registry import Observation, Severity, rule
+from ...model.records import Capabilities, PortRecord
+from ...protocols import Protocol
+from ...model.findings import Severity
+from ..registry import Observation, rule
 from ._common import CLEARTEXT_MECHANISMS, GREENBONE, capability_evidence
 
 GROUP = "Cleartext credentials"

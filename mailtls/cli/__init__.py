@@ -9,12 +9,12 @@ from typing import Sequence
 from rich.console import Console
 from rich.table import Table
 
-from ._assess import assess, assess_xml
-from ._errors import MailTlsError
-from ._json import to_json
-from ._sarif import to_sarif
-from ._registry import Severity
-from ._report import Report
+from .._api import assess, assess_xml
+from .._errors import MailTlsError
+from ..model.findings import Severity
+from ..model.report import Report
+from ..output.json import to_json
+from ..output.sarif import to_sarif
 
 _STYLE = {
     Severity.CRITICAL: "bold white on red",

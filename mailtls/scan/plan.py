@@ -1,6 +1,6 @@
-"""The whole data flow in two calls: target → nmap run → XML → records → rules → findings → report.
+"""The two-pass plan: how one target is scanned.
 
-``assess`` scans in two passes, because nmap's service detection (``-sV``) costs
+A target is scanned in two passes, because nmap's service detection (``-sV``) costs
 about six seconds per port even on a server that announces itself at once (the
 NULL probe waits out its full 6 s after a soft match; more on implicit-TLS ports):
 
@@ -17,60 +17,16 @@ that against recorded single-pass scans of the lab.
 from __future__ import annotations
 
 import time
-from typing import Iterable
 
 import attrs
 
-from ._engine import evaluate
-from ._nmap import NmapRun, run_nmap
-from ._records import HostRecord, Problem, ScanRecord, Stage
-from ._registry import Registry
-from ._report import Report
-from ._target import Target, parse_ports, parse_target
-from ._xml import XmlSource, read_scan
+from ..model.records import HostRecord, Problem, ScanRecord, Stage
+from ..nmapxml.reader import read_scan
+from .runner import NmapRun, run_nmap
+from .targets import Target
 
 #: Seconds nmap may spend on one host when the caller does not say.
 DEFAULT_TIMEOUT = 600.0
-
-
-def assess(
-    target: str,
-    *,
-    ports: Iterable[int] | None = None,
-    timeout: float | None = None,
-    registry: Registry | None = None,
-    open_relay: bool = False,
-    strict: bool = False,
-) -> Report:
-    """Scan one host with nmap and report its mail services' exposure.
-
-    ``target`` is one IPv4/IPv6 address or DNS name; anything else raises
-    ``TargetError`` before nmap starts. ``ports`` defaults to 25, 110, 143, 465,
-    587, 993, 995. ``timeout`` (seconds, default 600) bounds nmap's time on the
-    host; a host that runs over is reported in ``Report.errors`` with whatever
-    was found before. ``registry`` defaults to ``Registry.default()``.
-
-    ``open_relay=True`` also runs nmap's ``smtp-open-relay`` on SMTP ports (rule
-    MT401). It sends test mail transactions to the server, so it is off unless
-    asked for. ``strict=True`` raises a failing rule's exception instead of
-    recording it in ``Report.errors``.
-    """
-    checked = parse_target(target)
-    port_list = parse_ports(ports)
-    rules = registry if registry is not None else Registry.default()
-    scan = _scan(checked, port_list, timeout if timeout is not None else DEFAULT_TIMEOUT, open_relay)
-    return evaluate(scan, rules, target=target, strict=strict)
-
-
-def assess_xml(source: XmlSource, *, registry: Registry | None = None, strict: bool = False) -> Report:
-    """Report on nmap XML you already have: bytes, a str of XML, a path, or a binary file.
-
-    For the full set of findings the scan should have run the scripts that
-    ``assess`` runs (``ssl-enum-ciphers``, ``ssl-cert``, ``smtp-commands``,
-    ``imap-capabilities``, ``pop3-capabilities``) with ``-sV``.
-    """
-    rules = registry if registry is not None else Registry.default()
-    return evaluate(read_scan(source), rules, strict=strict)
 
 
 def _read(run: NmapRun) -> ScanRecord:
@@ -86,7 +42,7 @@ def _read(run: NmapRun) -> ScanRecord:
     return attrs.evolve(scan, problems=(*scan.problems, complaint))
 
 
-def _scan(target: Target, ports: tuple[int, ...], timeout: float, open_relay: bool) -> ScanRecord:
+def scan_target(target: Target, ports: tuple[int, ...], timeout: float, open_relay: bool) -> ScanRecord:
     deadline = time.monotonic() + timeout
     scan = _read(run_nmap(target, ports, timeout=timeout, service_detection=False, open_relay=open_relay))
     if not scan.hosts:

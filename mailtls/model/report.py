@@ -1,4 +1,4 @@
-"""Steps 5 and 6 of the data flow: findings, and the report that holds them."""
+"""Step 6 of the data flow: the report that holds a scan's records, findings and problems."""
 
 from __future__ import annotations
 
@@ -6,46 +6,12 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from ._errors import MailTlsError
-from ._records import HostRecord, Problem, Protocol, ScanRecord
-from ._registry import Severity
+from .._errors import MailTlsError
+from .findings import Finding, Severity
+from .records import HostRecord, Problem, ScanRecord
 
 if TYPE_CHECKING:
     import pandas
-
-
-@attrs.frozen
-class Finding:
-    """One rule's observation about one port (or host), with everything needed to act on it."""
-
-    rule_id: str
-    title: str
-    severity: Severity
-    #: The finding group, e.g. "Email without SSL/TLS Found".
-    group: str
-    #: The host's IP address.
-    host: str
-    #: The port the finding is about; None for a finding about the whole host.
-    port: int | None
-    protocol: Protocol | None
-    #: What was observed on this port, in one sentence.
-    summary: str
-    #: What to weigh before acting.
-    context: str = ""
-    #: What to do.
-    remediation: str = ""
-    evidence: tuple[str, ...] = ()
-    cwe: int | None = None
-    references: tuple[str, ...] = ()
-    #: The DNS name the scan was asked for, if any.
-    hostname: str | None = None
-
-    @property
-    def location(self) -> str:
-        where = self.hostname or self.host
-        if ":" in where:
-            where = f"[{where}]"
-        return f"{where}:{self.port}" if self.port is not None else where
 
 
 def _sorted_findings(findings: tuple[Finding, ...] | list[Finding]) -> tuple[Finding, ...]:

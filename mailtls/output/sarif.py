@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import json
 
-from ._errors import SerializationError
-from ._registry import Registry, Severity
-from ._report import Finding, Report
+from .._errors import SerializationError
+from ..model.findings import Finding, Severity
+from ..model.report import Report
+from ..rules.registry import Registry
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 
@@ -47,7 +48,7 @@ def to_sarif(report: Report, *, registry: Registry | None = None, indent: int | 
     the one the report was made with if it was not the default."""
     if not isinstance(report, Report):
         raise SerializationError(f"to_sarif takes a mailtls.Report, got {type(report).__name__}")
-    from . import __version__
+    from .. import __version__
 
     rules = registry if registry is not None else Registry.default()
     descriptors = []
