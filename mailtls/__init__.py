@@ -11,10 +11,11 @@ The data flow, one folder per step: target and nmap run (``scan/``) → XML → 
 and nmap's scripts are declared once, in ``protocols.py``.
 """
 
-from ._api import assess, assess_xml
+from ._api import Assessment, assess, assess_many, assess_xml, iter_assess, iter_assess_xml
 from ._errors import (
     MailTlsError,
     NmapNotFoundError,
+    OptionError,
     PortsError,
     RuleError,
     ScannerError,
@@ -32,6 +33,7 @@ from .model.records import (
     PortRecord,
     PortState,
     Problem,
+    RunRecord,
     ScanRecord,
     ScriptOutput,
     Service,
@@ -40,7 +42,7 @@ from .model.records import (
     TlsProfile,
     TlsVersion,
 )
-from .model.report import Report
+from .model.report import Outcome, Report, TargetResult
 from .nmapxml.reader import read_scan
 from .output.json import from_json, make_converter, to_json
 from .output.sarif import to_sarif
@@ -50,6 +52,7 @@ from .rules.registry import Observation, Registry, Rule, RuleSpec, rule
 __version__ = "0.1.0"
 
 __all__ = [
+    "Assessment",
     "Capabilities",
     "Certificate",
     "Cipher",
@@ -59,6 +62,8 @@ __all__ = [
     "NameAttribute",
     "NmapNotFoundError",
     "Observation",
+    "OptionError",
+    "Outcome",
     "PortRecord",
     "PortState",
     "PortsError",
@@ -69,6 +74,7 @@ __all__ = [
     "Rule",
     "RuleError",
     "RuleSpec",
+    "RunRecord",
     "ScanRecord",
     "ScannerError",
     "ScriptOutput",
@@ -77,13 +83,17 @@ __all__ = [
     "Severity",
     "Stage",
     "TargetError",
+    "TargetResult",
     "TlsMode",
     "TlsProfile",
     "TlsVersion",
     "XmlError",
     "assess",
+    "assess_many",
     "assess_xml",
     "from_json",
+    "iter_assess",
+    "iter_assess_xml",
     "make_converter",
     "read_scan",
     "rule",

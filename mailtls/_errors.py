@@ -1,17 +1,20 @@
 """Every exception mailtls raises, in one tree.
 
     MailTlsError                 the root: catch this to catch everything from mailtls
-    ├── TargetError              a target string that is not one host (IP address or DNS name)
+    ├── TargetError              a target that is not an address, a host name or (for assess_many) a range
     ├── PortsError               a port list that is not whole numbers in 1-65535
-    ├── ScannerError             nmap could not be run or gave no usable answer
+    ├── OptionError              another option that cannot work (a timeout of nan, a concurrency of 0)
+    ├── ScannerError             nmap could not be started at all
     │   └── NmapNotFoundError    nmap is not installed (the message says how to install it)
     ├── XmlError                 input that is not nmap XML, or XML that is unsafe to read
     ├── RuleError                a rule declaration or registry that cannot work
     └── SerializationError       JSON that does not describe a mailtls report
 
-Failures *during* a scan (a host that did not answer, a rule that raised, a scan
-cut short) are not raised: they are recorded in ``Report.errors`` and the rest
-goes on. ``strict=True`` re-raises them, for debugging.
+Only misuse by the caller raises: a bad target, bad ports, a bad option, a missing
+nmap. Failures *during* a scan (a host that did not answer, an nmap run that failed
+or hung, a rule that raised, a plugin that did not load, a file cut short) are not
+raised: they are recorded in ``Report.errors`` and the rest goes on. ``strict=True``
+re-raises a failing rule's exception, for debugging.
 
 Foreign exceptions (python-nmap's, lxml's, cattrs') are translated where they
 enter, in ``scan/runner.py``, ``nmapxml/reader.py`` and ``output/json.py``.
@@ -35,6 +38,10 @@ class TargetError(MailTlsError, ValueError):
 
 class PortsError(MailTlsError, ValueError):
     """The port list is not made of whole numbers between 1 and 65535."""
+
+
+class OptionError(MailTlsError, ValueError):
+    """An option of ``assess``/``assess_many`` that cannot work: the message says which and why."""
 
 
 class ScannerError(MailTlsError):

@@ -19,6 +19,9 @@ class Protocol(str, enum.Enum):
     OTHER = "other"
 
 
+#: The protocols mailtls judges.
+MAIL_PROTOCOLS = frozenset({Protocol.SMTP, Protocol.POP3, Protocol.IMAP})
+
 #: Plaintext ports, upgraded with STARTTLS (STLS for POP3) when the server offers it.
 PLAINTEXT_PORTS = MappingProxyType(
     {

@@ -17,7 +17,7 @@ def test_fail_on_severity(capsys):
 def test_json_output_reads_back(capsys):
     assert main(["--xml", str(recorded("plain")), "--json"]) == 0
     report = mailtls.from_json(capsys.readouterr().out)
-    assert report.by_rule("MT101") and json.loads(mailtls.to_json(report))["schema"] == 1
+    assert report.by_rule("MT101") and json.loads(mailtls.to_json(report))["schema"] == 2
 
 
 def test_bad_target_exits_2_without_scanning(capsys, tmp_path):

@@ -17,9 +17,11 @@ def test_round_trip_of_recorded_reports(name):
 
 def test_json_is_plain_data():
     document = json.loads(mailtls.to_json(mailtls.assess_xml(recorded("weak"))))
-    finding = document["report"]["findings"][0]
+    (target,) = document["report"]["targets"]
+    assert target["outcome"] == "assessed"
+    finding = target["findings"][0]
     assert finding["severity"] in {"critical", "high", "medium", "low", "info"}
-    port = document["report"]["scan"]["hosts"][0]["ports"][0]
+    port = target["host"]["ports"][0]
     assert port["tls_mode"] == "starttls" and port["certificate"]["not_after"].startswith("2020-01-01")
 
 
@@ -28,9 +30,11 @@ def test_json_is_plain_data():
     [
         ("not json", "not JSON"),
         ("[]", "not a mailtls report"),
-        ('{"schema": 99, "report": {}}', "schema 1"),
-        ('{"schema": 1, "report": {"scan": {"hosts": "x"}}}', "not a valid mailtls report"),
-        ('{"schema": 1, "report": {"scan": {}, "surprise": 1}}', "not a valid mailtls report"),
+        ('{"schema": 99, "report": {}}', "schema 2"),
+        ('{"schema": 1, "report": {"scan": {}}}', "schema 2"),
+        ('{"schema": 2, "report": {"targets": "x"}}', "not a valid mailtls report"),
+        ('{"schema": 2, "report": {"targets": [], "surprise": 1}}', "not a valid mailtls report"),
+        ('{"schema": 2, "report": {"targets": [{"target": "x", "outcome": "maybe"}]}}', "not a valid mailtls report"),
     ],
 )
 def test_bad_json_raises_serialization_error(text, message):

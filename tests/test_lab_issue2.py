@@ -108,7 +108,7 @@ def test_ipv6_target_runs_nmap_in_ipv6_mode(running_lab):
     # ::1 is loopback; no lab server listens there, so every port is closed and nothing fails
     report = mailtls.assess("::1", ports=[25, 993])
     assert report.errors == () and report.findings == ()
-    assert report.hosts[0].address == "::1" and "-6" in report.scan.args
+    assert report.hosts[0].address == "::1" and "-6" in report.runs[0].args
 
 
 def test_a_name_is_carried_into_findings(lab_reports):

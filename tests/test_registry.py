@@ -12,7 +12,8 @@ SCAN = mailtls.ScanRecord(hosts=(HostRecord(address="192.0.2.9", status="up", po
 
 
 def module_with(*functions):
-    module = types.ModuleType("plugin_rules")
+    # A module that defines these rules (a module only contributes the rules it defines).
+    module = types.ModuleType(functions[0].__module__)
     for function in functions:
         setattr(module, function.__name__, function)
     return module

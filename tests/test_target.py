@@ -3,7 +3,7 @@
 import pytest
 
 import mailtls
-from mailtls.scan.runner import nmap_arguments, port_spec
+from mailtls.scan.runner import NmapJob, nmap_arguments, port_spec
 from mailtls.protocols import DEFAULT_PORTS
 from mailtls.scan.targets import parse_ports, parse_target
 
@@ -15,7 +15,6 @@ from mailtls.scan.targets import parse_ports, parse_target
         ("::1", True, None),
         ("2001:db8::25", True, None),
         ("mail.example.org", False, "mail.example.org"),
-        ("Mail.Example.ORG.", False, "mail.example.org"),
         ("localhost", False, "localhost"),
         ("xn--bcher-kva.example", False, "xn--bcher-kva.example"),
     ],
@@ -23,6 +22,23 @@ from mailtls.scan.targets import parse_ports, parse_target
 def test_accepts_one_host(value, is_ipv6, hostname):
     target = parse_target(value)
     assert (target.value, target.is_ipv6, target.hostname) == (value, is_ipv6, hostname)
+
+
+@pytest.mark.parametrize(
+    "value, sent, is_ipv6",
+    [
+        ("Mail.Example.ORG.", "mail.example.org", False),
+        ("bücher.example", "xn--bcher-kva.example", False),  # IDN names go to nmap in IDNA form
+        ("[::1]", "::1", True),
+        ("fe80::1%eth0", "fe80::1%eth0", True),
+        ("[fe80::1%2]", "fe80::1%2", True),
+        ("2001:DB8::0:25", "2001:db8::25", True),
+    ],
+)
+def test_normalises_what_nmap_is_sent(value, sent, is_ipv6):
+    target = parse_target(value)
+    # requested keeps the caller's spelling where it differs from what nmap is sent
+    assert (target.value, target.is_ipv6, target.requested) == (sent, is_ipv6, value if value != sent else None)
 
 
 @pytest.mark.parametrize(
@@ -41,9 +57,18 @@ def test_accepts_one_host(value, is_ipv6, hostname):
         "mail.example.org,other.example.org",
         "host_name.example",
         "-host.example",
-        "bücher.example",
         "256.1.1.1",
-        "fe80::1%eth0",
+        "0x7f00005f",  # addresses in disguise: nmap would read 127.0.0.95
+        "0x7f.0.0.95",
+        "2130706433",
+        "127.1",
+        "0177.0.0.1",
+        "mail.example.123",
+        "[127.0.0.1]",
+        "[::1",
+        "fe80::1%eth0 -oN x",
+        "2001:db8::1%eth0",  # a zone on an address that is not link-local
+        "fe80::1%$(x)",
         "a" * 64 + ".example",
         "'quoted'",
         "$(reboot)",
@@ -64,7 +89,7 @@ def test_refuses_non_strings(value):
 def test_hostile_target_never_starts_nmap(monkeypatch, tmp_path):
     # Given a target that python-nmap would split into nmap options
     started = []
-    monkeypatch.setattr("mailtls.scan.plan.run_nmap", lambda *a, **k: started.append(a))
+    monkeypatch.setattr("mailtls.scan.plan.NmapRun", lambda *a, **k: started.append(a))
     out = tmp_path / "x"
     # When it is assessed, Then it is refused before anything runs
     with pytest.raises(mailtls.MailTlsError):
@@ -81,9 +106,10 @@ def test_ports_default_and_validation():
 
 
 def test_nmap_command_is_built_from_validated_parts():
-    args = nmap_arguments(parse_target("::1"), timeout=30)
+    args = nmap_arguments(NmapJob((parse_target("::1"),), (25, 993), 30, service_detection=True))
     assert args[:3] == ["-Pn", "-n", "-sV"]
-    assert "-sV" not in nmap_arguments(parse_target("127.0.0.1"), service_detection=False)
+    assert "-sV" not in nmap_arguments(NmapJob((parse_target("127.0.0.1"),), (25,), 30))
     assert "-6" in args and args[args.index("--host-timeout") + 1] == "30s"
+    assert args[args.index("-p") + 1] == "T:25,993" and "::1" not in args  # targets go to stdin
     assert args[args.index("--script") + 1] == "ssl-enum-ciphers,ssl-cert,smtp-commands,imap-capabilities,pop3-capabilities"
     assert port_spec((25, 110)) == "T:25,110"

@@ -9,7 +9,7 @@ from typing import Sequence
 from rich.console import Console
 from rich.table import Table
 
-from .._api import assess, assess_xml
+from .._api import assess_many, assess_xml
 from .._errors import MailTlsError
 from ..model.findings import Severity
 from ..model.report import Report
@@ -54,7 +54,7 @@ def _ports(text: str | None) -> list[int] | None:
 
 
 def print_report(report: Report, console: Console) -> None:
-    title = report.target or ", ".join(h.address for h in report.hosts) or "(no host)"
+    title = ", ".join(t.target for t in report.targets) or "(no host)"
     table = Table(title=f"mailtls: {title}", show_lines=False, expand=True)
     table.add_column("severity", no_wrap=True)
     table.add_column("rule", no_wrap=True)
@@ -84,7 +84,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     reports: list[Report] = []
     try:
         reports += [assess_xml(path) for path in args.xml]
-        reports += [assess(t, ports=_ports(args.ports), timeout=args.timeout) for t in args.targets]
+        if args.targets:
+            reports.append(assess_many(args.targets, ports=_ports(args.ports), timeout=args.timeout))
     except MailTlsError as exc:
         print(f"mailtls: {exc}", file=sys.stderr)
         return 2

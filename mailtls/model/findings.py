@@ -26,25 +26,31 @@ class Severity(str, enum.Enum):
     def rank(self) -> int:
         return _RANK[self]
 
+    # Severity is a str, so without these a comparison with a plain string would fall
+    # back to alphabetical order ("high" < "medium"). A severity name compares by rank;
+    # any other string cannot be compared.
     def __lt__(self, other: object) -> bool:
-        if not isinstance(other, Severity):
-            return NotImplemented
-        return self.rank < other.rank
+        return self.rank < _rank_of(other)
 
     def __le__(self, other: object) -> bool:
-        if not isinstance(other, Severity):
-            return NotImplemented
-        return self.rank <= other.rank
+        return self.rank <= _rank_of(other)
 
     def __gt__(self, other: object) -> bool:
-        if not isinstance(other, Severity):
-            return NotImplemented
-        return self.rank > other.rank
+        return self.rank > _rank_of(other)
 
     def __ge__(self, other: object) -> bool:
-        if not isinstance(other, Severity):
-            return NotImplemented
-        return self.rank >= other.rank
+        return self.rank >= _rank_of(other)
+
+
+def _rank_of(other: object) -> int:
+    if isinstance(other, Severity):
+        return other.rank
+    if isinstance(other, str):
+        try:
+            return Severity(other.lower()).rank
+        except ValueError:
+            pass
+    raise TypeError(f"cannot compare a Severity with {other!r}: use one of {[s.value for s in Severity]}")
 
 
 _RANK = {severity: rank for rank, severity in enumerate(Severity)}

@@ -39,8 +39,15 @@ class PortState(str, enum.Enum):
 class Stage(str, enum.Enum):
     """Where in the data flow something went wrong."""
 
+    #: A target could not be scanned (it did not resolve, or its nmap run failed).
+    TARGET = "target"
+    #: nmap itself: its exit status, what it wrote on stderr, a run cut short.
     SCAN = "scan"
+    #: A host as a whole: down, or given up on (host timeout).
     HOST = "host"
+    #: A protocol exchange with one port failed, so nothing can be concluded about it.
+    EXCHANGE = "exchange"
+    #: The XML: cut short, malformed, or holding values that cannot be right.
     PARSE = "parse"
     RULE = "rule"
     PLUGIN = "plugin"
@@ -196,10 +203,19 @@ class PortRecord:
     #: When nmap scanned the host: certificate dates are judged against this, not "now",
     #: so a recorded scan gives the same findings whenever it is read.
     scanned_at: dt.datetime | None = None
+    #: Why nothing can be concluded about this open port: the exchange failed (a 421
+    #: greeting, a reset, no answer...). Empty when its answers were read. "Not seen" is
+    #: not "absent": no rule is run on an inconclusive port.
+    inconclusive: str = ""
 
     @property
     def is_open(self) -> bool:
         return self.state is PortState.OPEN
+
+    @property
+    def assessable(self) -> bool:
+        """Open, and its exchange was read: what port rules are run on."""
+        return self.state is PortState.OPEN and not self.inconclusive
 
     def script(self, script_id: str) -> ScriptOutput | None:
         return next((s for s in self.scripts if s.id == script_id), None)
@@ -226,12 +242,16 @@ class HostRecord:
     def open_ports(self) -> tuple[PortRecord, ...]:
         return tuple(p for p in self.ports if p.is_open)
 
+    @property
+    def assessable_ports(self) -> tuple[PortRecord, ...]:
+        """The open ports whose exchange was read (not inconclusive)."""
+        return tuple(p for p in self.ports if p.assessable)
+
 
 @attrs.frozen
-class ScanRecord:
-    """One nmap run, as read from its XML."""
+class RunRecord:
+    """One nmap run (or one file of nmap XML): what nmap was asked and how it ended."""
 
-    hosts: tuple[HostRecord, ...] = ()
     #: nmap's command line, as nmap recorded it.
     args: str = ""
     scanner_version: str = ""
@@ -241,5 +261,19 @@ class ScanRecord:
     #: nmap's own verdict from ``<finished exit=...>``: "success", "error" or "" if absent.
     exit_status: str = ""
     exit_message: str = ""
+    #: nmap's exit code, for runs mailtls started (None for XML read from elsewhere).
+    returncode: int | None = None
+
+
+@attrs.frozen
+class ScanRecord:
+    """One nmap run, as read from its XML, with every host in it."""
+
+    hosts: tuple[HostRecord, ...] = ()
+    run: RunRecord = RunRecord()
     #: What could not be read (a truncated document, a script's garbage output...).
     problems: tuple[Problem, ...] = ()
+
+    @property
+    def complete(self) -> bool:
+        return self.run.complete

@@ -8,39 +8,67 @@ from __future__ import annotations
 
 import re
 
-from lxml import etree
+import attrs
 
 from ..model.records import Capabilities
 from ..protocols import Protocol
 
 _SASL = re.compile(r"^SASL\((?P<mechs>[^)]*)\)$")
+# An EHLO keyword (RFC 5321 4.1.1.1): a letter or digit, then letters, digits, hyphens.
+_EHLO_KEYWORD = re.compile(r"^[A-Z0-9][A-Z0-9-]*$")
+# nmap's IMAP library tags its commands A0001, A0002...; Dovecot's tagged reply text runs
+# into the last capability token ("LOGINDISABLEDA0001"), so that suffix is cut off.
+_IMAP_TAG = re.compile(r"A\d{4}$")
 
 
-# What the capability scripts print when they could not talk to the server at all.
-_SCRIPT_FAILURES = ("Couldn't establish connection", "Failed to connect", "Failed to retrieve")
+@attrs.frozen
+class ExchangeFailed:
+    """The capability script could not complete its exchange with the server."""
+
+    reason: str
 
 
-def capabilities(elem: etree._Element, protocol: Protocol, *, before_tls: bool) -> Capabilities | None:
-    raw = elem.get("output", "")
-    if raw.strip().startswith(_SCRIPT_FAILURES):
-        return None
+# What the capability scripts print when the exchange failed (smtp.lua's check_reply
+# prefixes the refused command: "SMTP: EHLO 421 4.3.2 try later"; imap-capabilities
+# prints "ERROR: Failed to ..."; a greeting that is not "+OK" leaves pop3-capabilities silent).
+_FAILURE_PREFIXES = (
+    "SMTP: ",
+    "ERROR:",
+    "Couldn't establish connection",
+    "Failed to connect",
+    "Failed to retrieve",
+    "server doesn't support",
+)
+
+
+def capabilities(
+    script: str, raw: str, protocol: Protocol, *, before_tls: bool
+) -> Capabilities | ExchangeFailed:
+    """What one capability script's output says the server offers, or why it says nothing."""
+    text = raw.strip()
+    if not text:
+        return ExchangeFailed(f"{script} printed nothing")
+    if text.startswith(_FAILURE_PREFIXES):
+        return ExchangeFailed(f"{script}: {text.splitlines()[0][:200]}")
     if protocol is Protocol.SMTP:
-        return _smtp_capabilities(elem.get("id", ""), raw, before_tls)
+        return _smtp_capabilities(script, raw, before_tls)
     if protocol is Protocol.IMAP:
-        return _imap_capabilities(elem.get("id", ""), raw, before_tls)
-    return _pop3_capabilities(elem.get("id", ""), raw, before_tls)
+        return _imap_capabilities(script, raw, before_tls)
+    return _pop3_capabilities(script, raw, before_tls)
 
 
 def _smtp_capabilities(script: str, raw: str, before_tls: bool) -> Capabilities:
     # smtp-commands: the EHLO reply lines joined with ", " (first line is the greeting),
     # then "\n " and the HELP text. Only the EHLO part says what the server offers.
+    # A keyword is the first word of a line after the greeting, and only counts if it has
+    # the shape of one: "STARTTLSX" is not STARTTLS, and neither is a word in the greeting.
     ehlo = raw.split("\n", 1)[0]
     lines = [line.strip() for line in ehlo.split(",")][1:]
     keywords: list[str] = []
     mechanisms: list[str] = []
     for line in lines:
         words = line.upper().split()
-        if not words:
+        if not words or not _EHLO_KEYWORD.match(words[0].split("=", 1)[0]):
             continue
         keywords.append(words[0])
         if words[0] == "AUTH":
@@ -60,25 +88,26 @@ def _smtp_capabilities(script: str, raw: str, before_tls: bool) -> Capabilities:
 def _imap_capabilities(script: str, raw: str, before_tls: bool) -> Capabilities:
     # imap-capabilities prints a Lua table's keys in no fixed order, and Dovecot's
     # tagged "OK" text runs into the last token (e.g. "LOGINDISABLEDA0001",
-    # "AUTH=PLAINA0001"). Match known capabilities by prefix for that reason.
-    tokens = [t.upper() for t in raw.split()]
+    # "AUTH=PLAINA0001"): the tag is cut off, then tokens are matched whole.
+    tokens = [_IMAP_TAG.sub("", t.upper()) for t in raw.split()]
     mechanisms = [t[5:] for t in tokens if t.startswith("AUTH=")]
-    mechanisms = [re.sub(r"A\d{4}$", "", m) for m in mechanisms]
     return Capabilities(
         script=script,
         raw=raw,
         keywords=tuple(tokens),
         auth_mechanisms=_unique(mechanisms),
-        starttls=any(t.startswith("STARTTLS") for t in tokens),
-        login_disabled=any(t.startswith("LOGINDISABLED") for t in tokens),
+        starttls="STARTTLS" in tokens,
+        login_disabled="LOGINDISABLED" in tokens,
         before_tls=before_tls,
     )
 
 
 def _pop3_capabilities(script: str, raw: str, before_tls: bool) -> Capabilities:
     # pop3-capabilities: "CAP" or "CAP(arg arg)" items separated by spaces, unordered.
+    # STLS and USER take no arguments: "STLS(fake)" is some other capability, not STLS.
     tokens = re.findall(r"[^\s(]+(?:\([^)]*\))?", raw)
     keywords = [t.split("(", 1)[0].upper() for t in tokens]
+    bare = {t.upper() for t in tokens if "(" not in t}
     mechanisms: list[str] = []
     for token in tokens:
         match = _SASL.match(token.upper())
@@ -89,8 +118,8 @@ def _pop3_capabilities(script: str, raw: str, before_tls: bool) -> Capabilities:
         raw=raw,
         keywords=tuple(keywords),
         auth_mechanisms=_unique(mechanisms),
-        starttls="STLS" in keywords,
-        user_login="USER" in keywords,
+        starttls="STLS" in bare,
+        user_login="USER" in bare,
         before_tls=before_tls,
     )
 

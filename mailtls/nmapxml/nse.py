@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+from typing import Callable
 
 from lxml import etree
 
@@ -78,7 +79,8 @@ def _names(elem: etree._Element | None) -> tuple[NameAttribute, ...]:
     return tuple(NameAttribute(key=e.get("key", ""), value=(e.text or "").strip()) for e in elem.iterchildren("elem"))
 
 
-def certificate(elem: etree._Element) -> Certificate | None:
+def certificate(elem: etree._Element, complain: Callable[[str], object] = lambda message: None) -> Certificate | None:
+    """The certificate ``ssl-cert`` saw; a field that cannot be read is left empty and ``complain``ed about."""
     parts = _index(elem)
     pubkey = _texts(parts["pubkey"]) if "pubkey" in parts else {}
     validity = _texts(parts["validity"]) if "validity" in parts else {}
@@ -95,12 +97,16 @@ def certificate(elem: etree._Element) -> Certificate | None:
         return (found.text or "").strip() if found is not None else ""
 
     bits = pubkey.get("bits", "")
+    # A number of bits nmap could have printed, or nothing (a hostile "1e400" is not one).
+    key_bits = int(bits) if bits.isascii() and bits.isdigit() and len(bits) <= 6 else None
+    if bits and key_bits is None:
+        complain(f"ssl-cert key size {bits[:40]!r} is not a number of bits: left empty")
     return Certificate(
         subject=_names(parts.get("subject")),
         issuer=_names(parts.get("issuer")),
         subject_alt_names=sans,
         key_type=pubkey.get("type", ""),
-        key_bits=int(bits) if bits else None,
+        key_bits=key_bits,
         signature_algorithm=text("sig_algo"),
         not_before=_timestamp(validity.get("notBefore", "")),
         not_after=_timestamp(validity.get("notAfter", "")),

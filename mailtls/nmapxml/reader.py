@@ -15,17 +15,20 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import ipaddress
 import os
-from typing import IO, Union
+from typing import IO, Callable, Iterator, TypeVar, Union
 
 from lxml import etree
 
 from .._errors import XmlError
 from ..model.records import (
+    Capabilities,
     HostRecord,
     PortRecord,
     PortState,
     Problem,
+    RunRecord,
     ScanRecord,
     ScriptOutput,
     Service,
@@ -40,70 +43,106 @@ from ..protocols import (
     SERVICE_PROTOCOL,
     Protocol,
 )
+from .capabilities import ExchangeFailed
 from .capabilities import capabilities as read_capabilities
 from .nse import certificate as read_certificate
 from .nse import tls_profile as read_tls_profile
 
 XmlSource = Union[bytes, str, "os.PathLike[str]", IO[bytes]]
+T = TypeVar("T")
+
+#: A host as read, with what went wrong while reading it.
+HostRead = tuple[HostRecord, tuple[Problem, ...]]
+
+#: Bounds on what one document may hold, so that a hostile file costs linear time and
+#: bounded memory. nmap itself never comes near them: a host has at most 65,535 ports
+#: per transport, and nmap's own attribute values are short.
+MAX_PORTS_PER_HOST = 2 * 65535
+MAX_SCRIPTS_PER_PORT = 256
+MAX_ATTRIBUTE_LENGTH = 1 << 20
+
+# nmap's top-level elements other than <host>: read, then freed at once so that a file
+# of millions of them (e.g. <hosthint>) does not pile up in memory.
+_TOP_LEVEL_NOISE = ("hosthint", "taskbegin", "taskprogress", "taskend", "output", "verbose", "debugging", "scaninfo", "prescript", "postscript")
+
 
 def read_scan(source: XmlSource) -> ScanRecord:
     """Parse nmap XML (bytes, a str of XML, a path, or a binary file) into a ``ScanRecord``.
 
     A document cut short (nmap killed, file truncated) still yields the hosts read
     so far, with ``complete=False`` and a problem saying where it stopped. Input
-    that is not nmap XML at all raises ``XmlError``.
+    that is not nmap XML at all raises ``XmlError``. To read a large file without
+    holding it, iterate a ``ScanReader`` instead.
     """
-    return _Reader(source).read()
+    reader = ScanReader(source)
+    hosts: list[HostRecord] = []
+    problems: list[Problem] = []
+    for host, host_problems in reader:
+        hosts.append(host)
+        problems.extend(host_problems)
+    return ScanRecord(hosts=tuple(hosts), run=reader.run, problems=(*problems, *reader.problems))
 
 
-class _Reader:
+class ScanReader:
+    """nmap XML read as a stream, one host at a time, as nmap writes it.
+
+    Iterating yields each ``<host>`` as a ``HostRecord`` (with the problems met while
+    reading it) as soon as its end tag has been read, so a live nmap run's hosts arrive
+    while nmap works on the others, and nothing read is held. Once the iteration ends,
+    ``run`` describes the run and ``problems`` holds what concerns the document as a
+    whole (cut short, nmap's error). Input that is not nmap XML raises ``XmlError``.
+    """
+
     def __init__(self, source: XmlSource) -> None:
-        self._stream = _open(source)
-        self.hosts: list[HostRecord] = []
+        self._source = source
+        self._stream: IO[bytes] | None = None
+        self._run_attrs: dict[str, str] = {}
+        self._finished: dict[str, str] = {}
+        self._complete = False
+        self._hosts_read = 0
+        self._started: dt.datetime | None = None
         self.problems: list[Problem] = []
-        self.run_attrs: dict[str, str] = {}
-        self.finished: dict[str, str] = {}
-        self.complete = False
+        self.run = RunRecord(complete=False)
 
-    def read(self) -> ScanRecord:
+    def __iter__(self) -> Iterator[HostRead]:
+        self._stream = _open(self._source)
         try:
-            self._walk()
+            yield from self._walk()
         except etree.XMLSyntaxError as exc:
-            if not self.run_attrs:
+            if not self._run_attrs:
                 raise XmlError(f"not nmap XML: {exc}") from None
             self.problems.append(
-                Problem(
-                    stage=Stage.PARSE,
-                    message=f"the XML stops early, after {len(self.hosts)} host(s): {exc}",
-                )
+                Problem(stage=Stage.PARSE, message=f"the XML stops early, after {self._hosts_read} host(s): {exc}")
             )
         finally:
-            if self._stream is not None:
-                self._stream.close()
-        if not self.complete and not self.problems:
+            self._stream.close()
+            self._finish()
+
+    def _finish(self) -> None:
+        if not self._complete and not any(p.stage is Stage.PARSE for p in self.problems):
             self.problems.append(Problem(stage=Stage.PARSE, message="the XML has no closing </nmaprun>"))
-        if self.finished.get("exit") == "error":
+        if self._finished.get("exit") == "error":
             self.problems.append(
-                Problem(stage=Stage.SCAN, message=f"nmap reported an error: {self.finished.get('errormsg', '')}")
+                Problem(stage=Stage.SCAN, message=f"nmap reported an error: {self._finished.get('errormsg', '')}")
             )
-        return ScanRecord(
-            hosts=tuple(self.hosts),
-            args=self.run_attrs.get("args", ""),
-            scanner_version=self.run_attrs.get("version", ""),
-            started=_epoch(self.run_attrs.get("start")),
-            complete=self.complete,
-            exit_status=self.finished.get("exit", ""),
-            exit_message=self.finished.get("errormsg", ""),
-            problems=tuple(self.problems),
+        self.run = RunRecord(
+            args=self._run_attrs.get("args", ""),
+            scanner_version=self._run_attrs.get("version", ""),
+            started=self._started,
+            complete=self._complete,
+            exit_status=self._finished.get("exit", ""),
+            exit_message=self._finished.get("errormsg", ""),
         )
 
-    def _walk(self) -> None:
-        # Only these three tags reach Python: everything inside a <host> is read from its
-        # subtree once the host has ended, which keeps the per-element cost in libxml2.
+    def _walk(self) -> Iterator[HostRead]:
+        # Only these tags reach Python: everything inside a <host> is read from its subtree
+        # once the host has ended, which keeps the per-element cost in libxml2. <port> is
+        # seen only to count it, so that a host of a million ports cannot fill memory.
+        assert self._stream is not None
         parser = etree.iterparse(
             self._stream,
             events=("start", "end"),
-            tag=("nmaprun", "host", "finished"),
+            tag=("nmaprun", "host", "port", "finished", *_TOP_LEVEL_NOISE),
             resolve_entities=False,
             load_dtd=False,
             no_network=True,
@@ -111,77 +150,168 @@ class _Reader:
             remove_comments=True,
             remove_pis=True,
         )
+        ports_in_host = 0
         for event, elem in parser:
+            tag = elem.tag
             parent = elem.getparent()
-            if elem.tag == "nmaprun":
+            if tag == "port":
+                if event == "end":
+                    ports_in_host += 1
+                    if ports_in_host > MAX_PORTS_PER_HOST and parent is not None:
+                        parent.remove(elem)
+                continue
+            if tag == "nmaprun":
                 if parent is not None:
                     continue
                 if event == "start":
-                    self.run_attrs = dict(elem.attrib)
+                    self._start_run(elem)
                 else:
-                    self.complete = True
-            elif event == "end" and parent is not None and parent.getparent() is None and parent.tag == "nmaprun":
-                if elem.tag == "host":
-                    self._host(elem)
-                    # Free what has been read: memory stays flat however many hosts follow.
-                    elem.clear(keep_tail=False)
-                    while elem.getprevious() is not None:
-                        del parent[0]
-            elif event == "end" and elem.tag == "finished" and parent is not None and parent.tag == "runstats":
-                self.finished = dict(elem.attrib)
-        if not self.run_attrs:
+                    self._complete = True
+                continue
+            if event != "end" or parent is None:
+                continue
+            if tag == "host" and parent.getparent() is None and parent.tag == "nmaprun":
+                problems: list[Problem] = []
+                if ports_in_host > MAX_PORTS_PER_HOST:
+                    problems.append(
+                        Problem(
+                            stage=Stage.PARSE,
+                            message=f"a <host> with {ports_in_host} <port> elements: only the first "
+                            f"{MAX_PORTS_PER_HOST} were read",
+                        )
+                    )
+                ports_in_host = 0
+                self._foreign_siblings(elem)
+                host = self._host(elem, problems)
+                _free(elem, parent)
+                if host is not None:
+                    self._hosts_read += 1
+                    yield host, tuple(problems)
+                else:
+                    self.problems.extend(problems)
+            elif tag == "finished" and parent.tag == "runstats":
+                self._finished = dict(elem.attrib)
+            elif tag in _TOP_LEVEL_NOISE and parent.getparent() is None:
+                _free(elem, parent)
+        if not self._run_attrs:
             root = parser.root.tag if parser.root is not None else "?"
             raise XmlError(f"not nmap XML: the root element is <{root}>, not <nmaprun>")
+        if parser.root is not None:
+            self._foreign_siblings(None, parser.root)
 
-    def _host(self, elem: etree._Element) -> None:
-        address = next(
-            (a.get("addr", "") for a in elem.iterfind("address") if a.get("addrtype") in ("ipv4", "ipv6")),
-            "",
-        )
-        if not address:
-            self.problems.append(Problem(stage=Stage.PARSE, message="a <host> without an IP address was skipped"))
-            return
+    def _start_run(self, elem: etree._Element) -> None:
+        self._run_attrs = {k: v[:MAX_ATTRIBUTE_LENGTH] for k, v in elem.attrib.items()}
+        self._started = self._epoch(self._run_attrs.get("start"), "nmaprun start")
+        if elem.nsmap:
+            self.problems.append(
+                Problem(stage=Stage.PARSE, message=f"<nmaprun> declares XML namespaces {sorted(k or '' for k in elem.nsmap)}: nmap never does")
+            )
+
+    def _foreign_siblings(self, elem: etree._Element | None, root: etree._Element | None = None) -> None:
+        """Elements in a namespace, which nmap never writes, are named as problems, not skipped silently."""
+        siblings = list(root) if root is not None else list(elem.itersiblings(preceding=True)) if elem is not None else []
+        for sibling in siblings:
+            tag = sibling.tag
+            if isinstance(tag, str) and tag.startswith("{"):
+                self.problems.append(
+                    Problem(stage=Stage.PARSE, message=f"an element in an unknown namespace was not read: <{etree.QName(tag).localname}> in {etree.QName(tag).namespace!r}")
+                )
+
+    def _epoch(self, value: str | None, what: str, problems: list[Problem] | None = None) -> dt.datetime | None:
+        if value is None:
+            return None
+        stamp = _epoch(value)
+        if stamp is None:
+            (problems if problems is not None else self.problems).append(
+                Problem(stage=Stage.PARSE, message=f"{what} is not a time nmap could have written: {value[:40]!r}")
+            )
+        return stamp
+
+    def _host(self, elem: etree._Element, problems: list[Problem]) -> HostRecord | None:
+        addresses = [a.get("addr", "") for a in elem.iterfind("address") if a.get("addrtype") in ("ipv4", "ipv6")]
+        if not addresses:
+            problems.append(Problem(stage=Stage.PARSE, message="a <host> without an IP address was skipped"))
+            return None
+        address = _ip(addresses[0])
+        if address is None:
+            problems.append(
+                Problem(stage=Stage.PARSE, message=f"a <host> whose address is not an IP address was skipped: {addresses[0][:80]!r}")
+            )
+            return None
         status = elem.find("status")
         hostname = next(
             (h.get("name") for h in elem.iterfind("hostnames/hostname") if h.get("type") == "user"), None
         )
         timed_out = elem.get("timedout") == "true"
-        scanned_at = _epoch(elem.get("starttime")) or _epoch(self.run_attrs.get("start"))
-        ports = tuple(self._port(address, hostname, scanned_at, p) for p in elem.iterfind("ports/port"))
+        scanned_at = self._epoch(elem.get("starttime"), "host starttime", problems) or self._started
+        ports: list[PortRecord] = []
+        seen: set[tuple[str, int]] = set()
+        for port_el in elem.iterfind("ports/port"):
+            port = self._port(address, hostname, scanned_at, port_el, problems)
+            if port is None:
+                continue
+            key = (port.transport, port.number)
+            if key in seen:
+                problems.append(
+                    Problem(stage=Stage.PARSE, address=address, port=port.number, message=f"port {port.number}/{port.transport} appears twice: only the first is read")
+                )
+                continue
+            seen.add(key)
+            ports.append(port)
         host = HostRecord(
             address=address,
             status=status.get("state", "") if status is not None else "",
             reason=status.get("reason", "") if status is not None else "",
             hostname=hostname,
-            ports=ports,
+            ports=tuple(ports),
             timed_out=timed_out,
         )
         if timed_out:
-            self.problems.append(
-                Problem(stage=Stage.HOST, address=address, message="nmap gave up on this host (host timeout)")
-            )
+            problems.append(Problem(stage=Stage.HOST, address=address, message="nmap gave up on this host (host timeout)"))
         elif host.status == "down":
-            self.problems.append(
+            problems.append(
                 Problem(stage=Stage.HOST, address=address, message=f"host is down ({host.reason or 'no reply'})")
             )
-        self.hosts.append(host)
+        for port in host.open_ports:
+            if port.inconclusive:
+                problems.append(
+                    Problem(stage=Stage.EXCHANGE, address=address, port=port.number, message=f"port {port.number} is inconclusive: {port.inconclusive}")
+                )
+        return host
 
     def _port(
-        self, address: str, hostname: str | None, scanned_at: dt.datetime | None, elem: etree._Element
-    ) -> PortRecord:
-        number = _int(elem.get("portid")) or 0
+        self,
+        address: str,
+        hostname: str | None,
+        scanned_at: dt.datetime | None,
+        elem: etree._Element,
+        problems: list[Problem],
+    ) -> PortRecord | None:
+        portid = elem.get("portid", "")
+        number = int(portid) if portid.isascii() and portid.isdigit() and len(portid) <= 5 else 0
+        if not 1 <= number <= 65535:
+            problems.append(
+                Problem(stage=Stage.PARSE, address=address, message=f"a <port> with portid {portid[:20]!r} is not a port number: skipped")
+            )
+            return None
+        transport = elem.get("protocol", "tcp")
         state_el = elem.find("state")
         service = _service(elem.find("service"))
-        scripts = {s.get("id", ""): s for s in elem.iterfind("script")}
+        scripts: dict[str, etree._Element] = {}
+        for script_el in elem.iterfind("script"):
+            if len(scripts) >= MAX_SCRIPTS_PER_PORT:
+                problems.append(Problem(stage=Stage.PARSE, address=address, port=number, message=f"more than {MAX_SCRIPTS_PER_PORT} scripts on one port: the rest were not read"))
+                break
+            scripts.setdefault(script_el.get("id", ""), script_el)
 
-        def guarded(script_id: str, build):  # type: ignore[no-untyped-def]
+        def guarded(script_id: str, build: Callable[[etree._Element], T]) -> T | None:
             el = scripts.get(script_id)
             if el is None:
                 return None
             try:
                 return build(el)
-            except (ValueError, TypeError, KeyError, AttributeError) as exc:
-                self.problems.append(
+            except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as exc:
+                problems.append(
                     Problem(
                         stage=Stage.PARSE,
                         address=address,
@@ -192,25 +322,43 @@ class _Reader:
                 return None
 
         tls = guarded("ssl-enum-ciphers", read_tls_profile)
-        certificate = guarded("ssl-cert", read_certificate)
-        has_tls = bool(tls and tls.versions) or certificate is not None
+        certificate = guarded(
+            "ssl-cert",
+            lambda el: read_certificate(
+                el, lambda message: problems.append(Problem(stage=Stage.PARSE, address=address, port=number, message=message))
+            ),
+        )
+        # TLS worked if either script saw it: ssl-enum-ciphers listed a version, or ssl-cert
+        # printed a certificate (even one whose fields could not all be read).
+        has_tls = bool(tls and tls.versions) or certificate is not None or _printed(scripts.get("ssl-cert"))
         tls_mode = _tls_mode(has_tls, service, number)
-        protocol = _protocol(service, number, scripts)
-        capabilities = None
+        protocol = _protocol(service, number, scripts) if transport == "tcp" else Protocol.OTHER
+        state = _state(state_el.get("state") if state_el is not None else None)
+        capabilities: Capabilities | None = None
+        inconclusive = ""
         for script_id, script_protocol in CAPABILITY_SCRIPTS.items():
-            if script_id in scripts:
-                capabilities = guarded(
-                    script_id,
-                    lambda el, p=script_protocol: read_capabilities(el, p, before_tls=tls_mode is not TlsMode.IMPLICIT),
-                )
-                break
+            script_el = scripts.get(script_id)
+            if script_el is None:
+                continue
+            read = read_capabilities(
+                script_id, script_el.get("output", ""), script_protocol, before_tls=tls_mode is not TlsMode.IMPLICIT
+            )
+            if isinstance(read, ExchangeFailed):
+                inconclusive = read.reason
+            else:
+                capabilities = read
+            break
+        if state is PortState.OPEN and transport == "tcp" and capabilities is None and not has_tls:
+            inconclusive = _why_inconclusive(service, protocol, inconclusive)
+        else:
+            inconclusive = ""
         return PortRecord(
             address=address,
             hostname=hostname,
             scanned_at=scanned_at,
             number=number,
-            transport=elem.get("protocol", "tcp"),
-            state=_state(state_el.get("state") if state_el is not None else None),
+            transport=transport,
+            state=state,
             reason=state_el.get("reason", "") if state_el is not None else "",
             service=service,
             protocol=protocol,
@@ -219,7 +367,40 @@ class _Reader:
             certificate=certificate,
             capabilities=capabilities,
             scripts=tuple(ScriptOutput(id=sid, output=el.get("output", "")) for sid, el in scripts.items()),
+            inconclusive=inconclusive,
         )
+
+
+def _why_inconclusive(service: Service, protocol: Protocol, failure: str) -> str:
+    """Why an open port with neither capabilities nor TLS tells nothing, or "" if it does.
+
+    A port that service detection identified as something other than mail is conclusive
+    (it is not a mail service); every other silence is not evidence of plaintext."""
+    if failure:
+        return failure
+    if service.name == "tcpwrapped":
+        return "the port accepted the connection and closed it at once (tcpwrapped)"
+    if protocol is Protocol.OTHER:
+        return "" if service.method == "probed" and service.name else "no mail protocol answered on the port"
+    return f"no answer to nmap's {protocol.value.upper()} capability probe"
+
+
+def _printed(elem: etree._Element | None) -> bool:
+    return elem is not None and bool(elem.get("output", "").strip()) and len(elem) > 0
+
+
+def _free(elem: etree._Element, parent: etree._Element) -> None:
+    """Drop what has been read: memory stays flat however many hosts follow."""
+    elem.clear(keep_tail=False)
+    while elem.getprevious() is not None:
+        del parent[0]
+
+
+def _ip(value: str) -> str | None:
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        return None
 
 
 def _open(source: XmlSource) -> IO[bytes]:
@@ -252,7 +433,12 @@ def _int(value: str | None) -> int | None:
 
 def _epoch(value: str | None) -> dt.datetime | None:
     seconds = _int(value)
-    return dt.datetime.fromtimestamp(seconds, dt.timezone.utc) if seconds is not None else None
+    if seconds is None or not 0 <= seconds < 1 << 40:
+        return None
+    try:
+        return dt.datetime.fromtimestamp(seconds, dt.timezone.utc)
+    except (OverflowError, OSError, ValueError):
+        return None
 
 
 def _state(value: str | None) -> PortState:

@@ -11,7 +11,7 @@ from .._errors import SerializationError
 from ..model.report import Report
 
 #: Bumped when the JSON shape changes in a way older readers cannot follow.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 def make_converter() -> JsonConverter:

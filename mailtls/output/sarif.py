@@ -106,7 +106,7 @@ def to_sarif(report: Report, *, registry: Registry | None = None, indent: int | 
                 "invocations": [
                     {
                         "executionSuccessful": report.complete,
-                        "commandLine": report.scan.args,
+                        "commandLine": " ; ".join(run.args for run in report.runs),
                         "toolExecutionNotifications": notifications,
                     }
                 ],

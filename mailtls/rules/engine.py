@@ -13,22 +13,62 @@ from typing import Iterable
 
 from ..model.findings import Finding
 from ..model.records import HostRecord, PortRecord, Problem, ScanRecord, Stage
-from ..model.report import Report
+from ..model.report import Report, TargetResult, outcome_of
 from .registry import Observation, Registry, Rule
 
 
-def evaluate(scan: ScanRecord, registry: Registry, *, target: str | None = None, strict: bool = False) -> Report:
+def assess_host(
+    host: HostRecord,
+    registry: Registry,
+    *,
+    problems: Iterable[Problem] = (),
+    target: str | None = None,
+    requested: str | None = None,
+    strict: bool = False,
+) -> TargetResult:
+    """Run the rules over one host and return it as a target with its outcome.
+
+    Host rules see the whole host; a port rule is called only for the open, conclusive
+    ports of the protocols it declared (see ``RuleSpec.protocols``)."""
     findings: list[Finding] = []
-    problems: list[Problem] = [*scan.problems, *registry.problems]
-    port_rules = [r for r in registry if r.spec.applies_to is PortRecord]
-    host_rules = [r for r in registry if r.spec.applies_to is HostRecord]
-    for host in scan.hosts:
-        for item in host_rules:
-            findings.extend(_run(item, registry, host, host, None, problems, strict))
-        for port in host.open_ports:
-            for item in port_rules:
-                findings.extend(_run(item, registry, port, host, port, problems, strict))
-    return Report(scan=scan, findings=tuple(findings), errors=tuple(problems), target=target)
+    found: list[Problem] = list(problems)
+    for item in registry.host_rules:
+        findings.extend(_run(item, registry, host, host, None, found, strict))
+    for port in host.assessable_ports:
+        if port.transport != "tcp":
+            continue  # mail is served over TCP: a UDP "port 25" is not SMTP
+        for item in registry.port_rules(port.protocol):
+            findings.extend(_run(item, registry, port, host, port, found, strict))
+    # A host rule's observation about a port nothing could be concluded about is not a finding.
+    findings = [f for f in findings if f.port is None or _assessable(host, f.port)]
+    outcome, reason = outcome_of(host)
+    return TargetResult(
+        target=target or host.hostname or host.address,
+        outcome=outcome,
+        reason=reason,
+        host=host,
+        findings=tuple(findings),
+        problems=tuple(found),
+        requested=requested,
+    )
+
+
+def _assessable(host: HostRecord, number: int) -> bool:
+    port = host.port(number)
+    return port is not None and port.assessable
+
+
+def evaluate(scan: ScanRecord, registry: Registry, *, strict: bool = False) -> Report:
+    """A report of every host in one scan; each problem goes with the host it names."""
+    by_address: dict[str, list[Problem]] = {h.address: [] for h in scan.hosts}
+    general: list[Problem] = []
+    for problem in scan.problems:
+        if problem.address is not None and problem.address in by_address:
+            by_address[problem.address].append(problem)
+        else:
+            general.append(problem)
+    targets = [assess_host(h, registry, problems=by_address[h.address], strict=strict) for h in scan.hosts]
+    return Report(targets=tuple(targets), runs=(scan.run,), problems=(*general, *registry.problems))
 
 
 def _run(

@@ -25,6 +25,7 @@ import attrs
 from .._errors import RuleError
 from ..model.findings import Severity
 from ..model.records import HostRecord, PortRecord, Problem, Stage
+from ..protocols import Protocol
 
 ENTRY_POINT_GROUP = "mailtls.rules"
 
@@ -37,8 +38,6 @@ BUILTIN_MODULES = (
     "mailtls.rules.builtin.certificates",
     "mailtls.rules.builtin.smtp",
 )
-
-
 
 
 @attrs.frozen
@@ -82,6 +81,9 @@ class RuleSpec:
     references: tuple[str, ...] = attrs.field(default=(), converter=tuple)
     #: ``PortRecord`` (called once per open port) or ``HostRecord`` (once per host).
     applies_to: RuleTarget = PortRecord
+    #: For port rules: the protocols whose ports the rule is called for (empty: every port).
+    #: The engine skips the rule on other ports, so it need not check the protocol itself.
+    protocols: frozenset[Protocol] = attrs.field(default=frozenset(), converter=frozenset)
     #: The function's docstring: the rule's user documentation.
     description: str = ""
 
@@ -113,6 +115,7 @@ def rule(
     cwe: int | None = None,
     references: Iterable[str] = (),
     applies_to: RuleTarget = PortRecord,
+    protocols: Iterable[Protocol] = (),
 ) -> Callable[[RuleFunction], RuleFunction]:
     """Declare a function as a mailtls rule. Returns the function unchanged but for one attribute."""
     if not isinstance(id, str) or not id.strip() or any(c.isspace() for c in id):
@@ -133,6 +136,7 @@ def rule(
             cwe=cwe,
             references=tuple(references),
             applies_to=applies_to,
+            protocols=frozenset(protocols),
             description=inspect.cleandoc(function.__doc__ or ""),
         )
         setattr(function, _SPEC_ATTRIBUTE, Rule(spec=spec, function=function))
@@ -142,8 +146,16 @@ def rule(
 
 
 def rules_in(module: types.ModuleType) -> list[Rule]:
-    """Every rule declared in a module, in the order of its source."""
-    found = [getattr(obj, _SPEC_ATTRIBUTE) for obj in vars(module).values() if hasattr(obj, _SPEC_ATTRIBUTE)]
+    """Every rule defined in a module, in the order of its source.
+
+    Only rules defined in the module (or, for a package, in its submodules) count: a
+    plugin that imports a built-in rule (to wrap it, or by ``from ... import *``) does
+    not declare it a second time."""
+    found = [
+        getattr(obj, _SPEC_ATTRIBUTE)
+        for obj in vars(module).values()
+        if hasattr(obj, _SPEC_ATTRIBUTE) and _defined_in(obj, module.__name__)
+    ]
     return sorted(found, key=lambda r: (getattr(r.function, "__code__", None) and r.function.__code__.co_firstlineno) or 0)
 
 
@@ -175,6 +187,22 @@ class Registry:
         if unknown:
             raise RuleError(f"severity override for unknown rule(s): {', '.join(sorted(unknown))}")
         self.problems: tuple[Problem, ...] = tuple(problems)
+        # Dispatch tables, built once: the engine calls a port rule only for the
+        # protocols it declared, and host rules once per host.
+        self._host_rules = tuple(r for r in self._rules.values() if r.spec.applies_to is HostRecord)
+        port_rules = [r for r in self._rules.values() if r.spec.applies_to is PortRecord]
+        self._port_rules = {
+            protocol: tuple(r for r in port_rules if not r.spec.protocols or protocol in r.spec.protocols)
+            for protocol in Protocol
+        }
+
+    @property
+    def host_rules(self) -> tuple[Rule, ...]:
+        return self._host_rules
+
+    def port_rules(self, protocol: Protocol) -> tuple[Rule, ...]:
+        """The port rules to call for a port of this protocol."""
+        return self._port_rules[protocol]
 
     @classmethod
     def from_modules(cls, modules: Iterable[str | types.ModuleType]) -> "Registry":
@@ -192,19 +220,31 @@ class Registry:
             rules.extend(rules_in(_import(name)))
         problems: list[Problem] = []
         if plugins:
+            taken = {r.id: r for r in rules}
             for entry_point in metadata.entry_points(group=ENTRY_POINT_GROUP):
+                where = f"rule plugin {entry_point.name!r} ({entry_point.value})"
                 try:
                     module = entry_point.load()
                     if not isinstance(module, types.ModuleType):
                         raise RuleError(f"entry point names {module!r}, not a module")
-                    rules.extend(rules_in(module))
+                    found = rules_in(module)
                 except Exception as exc:  # a broken plugin must not stop the scan
-                    problems.append(
-                        Problem(
-                            stage=Stage.PLUGIN,
-                            message=f"rule plugin {entry_point.name!r} ({entry_point.value}) failed to load: {exc!r}",
+                    problems.append(Problem(stage=Stage.PLUGIN, message=f"{where} failed to load: {exc!r}"))
+                    continue
+                for item in found:
+                    # One plugin reusing an id must not break every scan: its rule is left out.
+                    if item.id in taken:
+                        problems.append(
+                            Problem(
+                                stage=Stage.PLUGIN,
+                                rule_id=item.id,
+                                message=f"{where}: rule {item.id} ({_where(item)}) was left out, "
+                                f"its id is already taken by {_where(taken[item.id])}",
+                            )
                         )
-                    )
+                        continue
+                    taken[item.id] = item
+                    rules.append(item)
         return cls(rules, problems=problems)
 
     def without(self, *rule_ids: str) -> "Registry":
@@ -220,6 +260,9 @@ class Registry:
 
     def only(self, *rule_ids: str) -> "Registry":
         """A copy holding only these rules."""
+        unknown = set(rule_ids) - set(self._rules)
+        if unknown:
+            raise RuleError(f"cannot keep unknown rule(s): {', '.join(sorted(unknown))}")
         return self.without(*(r.id for r in self if r.id not in rule_ids))
 
     def with_severity(self, overrides: Mapping[str, Severity | str]) -> "Registry":
@@ -246,6 +289,11 @@ class Registry:
 
     def __repr__(self) -> str:
         return f"<Registry of {len(self)} rules: {', '.join(self._rules)}>"
+
+
+def _defined_in(function: object, module_name: str) -> bool:
+    defined = getattr(function, "__module__", None) or ""
+    return defined == module_name or defined.startswith(module_name + ".")
 
 
 def _import(name: str) -> types.ModuleType:

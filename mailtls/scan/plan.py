@@ -1,88 +1,222 @@
-"""The two-pass plan: how one target is scanned.
+"""The two-pass plan: how one batch of targets is scanned.
 
-A target is scanned in two passes, because nmap's service detection (``-sV``) costs
-about six seconds per port even on a server that announces itself at once (the
-NULL probe waits out its full 6 s after a soft match; more on implicit-TLS ports):
+A batch (one host or hundreds) is scanned in two nmap runs at most, because nmap's
+service detection (``-sV``) costs about six seconds per port even on a server that
+announces itself at once (the NULL probe waits out its full 6 s after a soft match;
+more on implicit-TLS ports):
 
-1. the TLS and capability scripts without ``-sV``: nmap runs them by port number
-   on the standard mail ports, and a capability script that answers proves the
-   protocol spoken there;
-2. ``-sV`` with the same scripts, only on the open ports the first pass could
-   not confirm as mail (non-standard ports, or something else on a mail port).
+1. the TLS and capability scripts without ``-sV``, on every host of the batch: nmap
+   runs them by port number on the standard mail ports, and a capability script that
+   answers proves the protocol spoken there;
+2. ``-sV`` with the same scripts, only on the hosts and open ports the first pass could
+   not confirm as mail (non-standard ports, something else on a mail port, silence).
 
-The findings are the same as one ``-sV`` pass over every port; the tests check
-that against recorded single-pass scans of the lab.
+The findings are the same as one ``-sV`` pass over every port; the tests check that
+against recorded single-pass scans of the lab. A host whose ports were all confirmed in
+the first pass is reported as soon as nmap finishes it. Whatever fails (a run killed
+at the deadline, an nmap that exits with an error) costs only the targets it concerns,
+and the first pass's results survive a failing second pass.
+
+``scan_batch`` and what it takes and returns are plain picklable values, so a batch
+can run in another process or on another machine (``concurrent.futures``, Dask).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import time
+from typing import Callable, Iterable
 
 import attrs
 
-from ..model.records import HostRecord, Problem, ScanRecord, Stage
-from ..nmapxml.reader import read_scan
-from .runner import NmapRun, run_nmap
+from ..model.records import HostRecord, PortRecord, Problem, RunRecord, Stage
+from ..model.report import Outcome
+from .runner import GRACE, NmapJob, NmapRun
 from .targets import Target
 
 #: Seconds nmap may spend on one host when the caller does not say.
 DEFAULT_TIMEOUT = 600.0
 
 
-def _read(run: NmapRun) -> ScanRecord:
-    """The run's XML as records, with anything nmap complained about on stderr kept as a problem."""
-    scan = read_scan(run.xml)
-    if not run.stderr.strip():
-        return scan
-    complaint = Problem(
-        stage=Stage.SCAN,
-        message=f"nmap said: {run.stderr.strip().splitlines()[0]}",
-        detail=run.stderr,
+@attrs.frozen
+class Batch:
+    """Hosts that share one nmap run per pass."""
+
+    targets: tuple[Target, ...]
+    ports: tuple[int, ...]
+    #: Seconds for each host, both passes together.
+    timeout: float = DEFAULT_TIMEOUT
+    open_relay: bool = False
+
+
+@attrs.frozen
+class Scanned:
+    """One target of a batch after scanning: its host as nmap saw it, or why there is none."""
+
+    target: Target
+    host: HostRecord | None = None
+    problems: tuple[Problem, ...] = ()
+    #: Set only when there is no host: did not resolve, failed, timed out.
+    outcome: Outcome | None = None
+    reason: str = ""
+
+
+@attrs.frozen
+class BatchResult:
+    scanned: tuple[Scanned, ...] = ()
+    runs: tuple[RunRecord, ...] = ()
+    #: What went wrong with a run as a whole (nmap's exit status and stderr).
+    problems: tuple[Problem, ...] = ()
+
+
+def scan_batch(batch: Batch, on_scanned: Callable[[Scanned], None] | None = None) -> BatchResult:
+    """Scan one batch in (at most) two passes; ``on_scanned`` hears of each target as it is done."""
+    deadline = time.monotonic() + batch.timeout + GRACE
+    done: list[Scanned] = []
+
+    def finish(item: Scanned) -> None:
+        done.append(item)
+        if on_scanned is not None:
+            on_scanned(item)
+
+    first = NmapRun(
+        NmapJob(batch.targets, batch.ports, batch.timeout, service_detection=False, open_relay=batch.open_relay),
+        deadline=deadline,
     )
-    return attrs.evolve(scan, problems=(*scan.problems, complaint))
+    matcher = _Matcher(batch.targets)
+    pending: dict[Target, tuple[HostRecord, tuple[Problem, ...], tuple[int, ...]]] = {}
+    for host, problems in first:
+        target = matcher.claim(host)
+        if target is None:
+            continue
+        unconfirmed = _unconfirmed(host)
+        if unconfirmed and not host.timed_out:
+            pending[target] = (host, problems, unconfirmed)
+        else:
+            finish(Scanned(target, host, problems))
+    runs = [first.run]
+    run_problems = list(first.problems)
+    for target in matcher.unclaimed():
+        finish(_missing(target, first, run_problems))
 
-
-def scan_target(target: Target, ports: tuple[int, ...], timeout: float, open_relay: bool) -> ScanRecord:
-    deadline = time.monotonic() + timeout
-    scan = _read(run_nmap(target, ports, timeout=timeout, service_detection=False, open_relay=open_relay))
-    if not scan.hosts:
-        nothing = Problem(
-            stage=Stage.SCAN,
-            message="nmap returned no host: the name did not resolve or the host did not answer",
-            address=target.value,
+    if pending:
+        remaining = deadline - time.monotonic() - GRACE
+        if remaining < 1:
+            for target, (host, problems, unconfirmed) in pending.items():
+                late = Problem(
+                    stage=Stage.HOST,
+                    address=host.address,
+                    message=f"host timeout reached before service detection on port(s) {_ports(unconfirmed)}",
+                )
+                finish(Scanned(target, _inconclusive(host, unconfirmed, "not identified before the host timeout"), (*problems, late)))
+            return BatchResult(tuple(done), tuple(runs), tuple(run_problems))
+        wanted = tuple(sorted({p for (_, _, ports) in pending.values() for p in ports}))
+        second = NmapRun(
+            NmapJob(tuple(pending), wanted, remaining, service_detection=True, open_relay=batch.open_relay),
+            deadline=deadline,
         )
-        return attrs.evolve(scan, problems=(*scan.problems, nothing))
-    unconfirmed = tuple(p.number for h in scan.hosts for p in h.open_ports if p.capabilities is None)
-    remaining = deadline - time.monotonic()
-    if not unconfirmed or any(h.timed_out for h in scan.hosts):
-        return scan
-    if remaining < 1:
-        late = Problem(
-            stage=Stage.HOST,
-            address=target.value,
-            message=f"host timeout reached before service detection on port(s) {unconfirmed}",
+        matcher = _Matcher(tuple(pending))
+        for detailed, more in second:
+            target = matcher.claim(detailed)
+            if target is None or target not in pending:
+                continue
+            host, problems, unconfirmed = pending.pop(target)
+            finish(Scanned(target, _merge(host, detailed, unconfirmed), (*problems, *more)))
+        runs.append(second.run)
+        run_problems += second.problems
+        for target, (host, problems, unconfirmed) in pending.items():
+            lost = Problem(
+                stage=Stage.SCAN,
+                address=host.address,
+                message=f"service detection on port(s) {_ports(unconfirmed)} did not report this host; "
+                "the first pass's results are kept",
+            )
+            finish(Scanned(target, _inconclusive(host, unconfirmed, "service detection did not finish"), (*problems, lost)))
+    return BatchResult(tuple(done), tuple(runs), tuple(run_problems))
+
+
+def _unconfirmed(host: HostRecord) -> tuple[int, ...]:
+    """Open ports where no capability script answered and no TLS was seen: -sV may tell what they are."""
+    return tuple(
+        p.number
+        for p in host.open_ports
+        if p.capabilities is None and p.tls is None and p.certificate is None and p.service.method != "probed"
+    )
+
+
+def _merge(first: HostRecord, second: HostRecord, ports: tuple[int, ...]) -> HostRecord:
+    """The first pass's host, with each port the second pass looked at again replaced by its record."""
+    detailed = {p.number: p for p in second.ports if p.transport == "tcp" and p.number in ports}
+    merged = tuple(detailed.get(p.number, p) if p.transport == "tcp" else p for p in first.ports)
+    return attrs.evolve(first, ports=merged, timed_out=first.timed_out or second.timed_out)
+
+
+def _inconclusive(host: HostRecord, ports: Iterable[int], why: str) -> HostRecord:
+    numbers = set(ports)
+
+    def mark(port: PortRecord) -> PortRecord:
+        if port.number in numbers and port.is_open and not port.inconclusive:
+            return attrs.evolve(port, inconclusive=why)
+        return port
+
+    return attrs.evolve(host, ports=tuple(mark(p) for p in host.ports))
+
+
+def _missing(target: Target, run: NmapRun, run_problems: list[Problem]) -> Scanned:
+    """A target nmap said nothing about: find out why from the run."""
+    unresolved = f'Failed to resolve "{target.value}"'
+    said = [p for p in run_problems if unresolved in p.message]
+    if said:
+        for problem in said:
+            run_problems.remove(problem)
+        problem = Problem(stage=Stage.TARGET, address=target.value, message=f"{target.value} did not resolve")
+        return Scanned(target, None, (problem,), Outcome.UNRESOLVED, "the name did not resolve")
+    if run.killed:
+        reason = "nmap's run was stopped at its deadline before it reported this target"
+        return Scanned(
+            target, None, (Problem(stage=Stage.TARGET, address=target.value, message=reason),), Outcome.TIMED_OUT, reason
         )
-        return attrs.evolve(scan, problems=(*scan.problems, late))
-    second = _read(
-        run_nmap(target, unconfirmed, timeout=remaining, service_detection=True, open_relay=open_relay)
-    )
-    return _merge(scan, second)
+    why = next((p.message for p in run_problems if p.stage is Stage.SCAN), "no reason given")
+    reason = f"nmap reported nothing for this target ({why})"
+    return Scanned(target, None, (Problem(stage=Stage.TARGET, address=target.value, message=reason),), Outcome.FAILED, reason)
 
 
-def _merge(first: ScanRecord, second: ScanRecord) -> ScanRecord:
-    """The first pass's scan, with each port the second pass scanned replaced by its record."""
-    detailed = {(h.address, p.number, p.transport): p for h in second.hosts for p in h.ports}
-    timed_out = {h.address for h in second.hosts if h.timed_out}
-    hosts: list[HostRecord] = []
-    for host in first.hosts:
-        ports = tuple(detailed.get((host.address, p.number, p.transport), p) for p in host.ports)
-        hosts.append(attrs.evolve(host, ports=ports, timed_out=host.address in timed_out))
-    return attrs.evolve(
-        first,
-        hosts=tuple(hosts),
-        args=f"{first.args} ; {second.args}",
-        complete=first.complete and second.complete,
-        exit_status=second.exit_status if second.exit_status != "success" else first.exit_status,
-        exit_message=second.exit_message or first.exit_message,
-        problems=(*first.problems, *second.problems),
-    )
+def _ports(numbers: Iterable[int]) -> str:
+    return ", ".join(str(n) for n in numbers)
+
+
+def _address_key(value: str) -> str:
+    try:
+        return str(ipaddress.ip_address(value.split("%", 1)[0]))
+    except ValueError:
+        return value
+
+
+class _Matcher:
+    """Pairs the hosts in nmap's XML with the targets of the run: names by nmap's "user"
+    hostname, addresses by address (nmap reports the same address once per target)."""
+
+    def __init__(self, targets: Iterable[Target]) -> None:
+        self._names: dict[str, Target] = {}
+        self._addresses: dict[str, Target] = {}
+        for target in targets:
+            if target.hostname:
+                self._names[target.hostname] = target
+            else:
+                self._addresses[_address_key(target.value)] = target
+        self._claimed: set[Target] = set()
+        self._all = [*self._names.values(), *self._addresses.values()]
+
+    def claim(self, host: HostRecord) -> Target | None:
+        target = None
+        if host.hostname:
+            target = self._names.get(host.hostname.lower().rstrip("."))
+        if target is None:
+            target = self._addresses.get(_address_key(host.address))
+        if target is None or target in self._claimed:
+            return None
+        self._claimed.add(target)
+        return target
+
+    def unclaimed(self) -> list[Target]:
+        return [t for t in self._all if t not in self._claimed]

@@ -1,88 +1,251 @@
-"""Step 2 of the data flow: run nmap. The only module that imports python-nmap.
+"""Step 2 of the data flow: run nmap, and read its XML while nmap writes it.
 
-The nmap command is built here from a validated ``Target`` and port list, never
-from caller strings, and python-nmap's errors are translated into mailtls's.
-python-nmap keeps only each script's output string, so what leaves this module
-is nmap's raw XML, for ``nmapxml/`` to read in full.
+Why mailtls runs nmap itself instead of through python-nmap's ``PortScanner``
+(measured on this project's machines; see benchmarks/RESULTS.md):
+
+- python-nmap parses every run's whole output with ElementTree before mailtls could
+  read it again: for 5,000 hosts that second parse peaked at about 680 MiB, where
+  mailtls's streaming reader needs about 150 MiB;
+- it cannot read a run that was cut short (the partial XML raises), so every host
+  finished before a timeout or a kill is lost;
+- it hands over nothing until nmap exits: no progress, no per-host results;
+- on timeout it SIGKILLs only its direct child, so whatever nmap (or a wrapper
+  around it) forked keeps running; and its constructor runs ``nmap -V`` with no
+  time limit, so an nmap that hangs there hangs the caller.
+
+So here nmap runs in a process group of its own with a deadline; its XML is read from
+the pipe host by host as nmap finishes each one; at the deadline the whole group is
+killed and every host finished before is kept; its exit status and everything it
+wrote on stderr are kept as problems. python-nmap stays the way in for scans that
+other tools ran with it (``assess_xml`` accepts a ``PortScanner``).
+
+Targets reach nmap on its standard input (``-iL -``), one validated host per line:
+never as arguments, so no target can become an option, and no list is too long for
+a command line.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
+import subprocess
+import threading
+import time
+from typing import IO, Iterator, Sequence
 
 import attrs
-import nmap  # python-nmap
 
-from .._errors import NmapNotFoundError, ScannerError
+from .._errors import NmapNotFoundError, XmlError
+from ..model.records import Problem, RunRecord, Stage
+from ..nmapxml.reader import HostRead, ScanReader
 from ..protocols import OPEN_RELAY_SCRIPT, SCRIPTS
 from .targets import Target
 
 INSTALL_HINT = "install it with `apt-get install nmap` (Debian/Ubuntu) or from https://nmap.org/download"
 
+#: Seconds nmap gets past the caller's timeout to write out its XML before it is killed.
+GRACE = 3.0
+#: What is kept of nmap's stderr (it keeps writing; the rest is read and dropped).
+MAX_STDERR = 256 * 1024
+#: stderr lines kept as separate problems; the rest stay in the first one's detail.
+MAX_STDERR_PROBLEMS = 50
+
 
 @attrs.frozen
-class NmapRun:
-    xml: bytes
-    command: tuple[str, ...]
-    stderr: str = ""
+class NmapJob:
+    """One nmap run: which hosts and ports, which scripts, how long."""
+
+    targets: tuple[Target, ...]
+    ports: tuple[int, ...]
+    #: Seconds nmap may spend on each host (its --host-timeout).
+    timeout: float
+    service_detection: bool = False
+    open_relay: bool = False
+
+    @property
+    def ipv6(self) -> bool:
+        return any(t.is_ipv6 for t in self.targets)
 
 
-def nmap_arguments(
-    target: Target, *, timeout: float | None = None, service_detection: bool = True, open_relay: bool = False
-) -> list[str]:
-    """nmap's options for one run (without the target and ``-p``, which python-nmap adds)."""
+def nmap_arguments(job: NmapJob) -> list[str]:
+    """nmap's options for one run; the targets go to its standard input, not here."""
     arguments = [
-        "-Pn",  # the caller named the host: scan it even if it ignores ping
+        "-Pn",  # the caller named the hosts: scan them even if they ignore ping
         "-n",  # no reverse DNS: no packets to resolvers the caller did not ask for
     ]
-    if service_detection:
+    if job.service_detection:
         # Identifies the protocol on non-standard ports, which nmap's TLS and capability
-        # scripts then use too. It costs seconds per port (see _assess.py).
+        # scripts then use too. It costs seconds per port (see plan.py).
         arguments.append("-sV")
-    scripts = SCRIPTS + ((OPEN_RELAY_SCRIPT,) if open_relay else ())
+    scripts = SCRIPTS + ((OPEN_RELAY_SCRIPT,) if job.open_relay else ())
     arguments += ["--script", ",".join(scripts)]
-    if target.is_ipv6:
+    if job.ipv6:
         arguments.append("-6")
-    if timeout is not None:
-        # nmap's own limit, so a slow host ends with well-formed XML that says it timed out.
-        arguments += ["--host-timeout", f"{max(1, int(timeout))}s"]
+    # All hosts of the run in one group, so each starts at once and the run ends about
+    # when the slowest host does: that is what makes the deadline below hold.
+    arguments += ["--min-hostgroup", str(max(1, len(job.targets)))]
+    # nmap's own limit, so a slow host ends with well-formed XML that says it timed out.
+    arguments += ["--host-timeout", f"{max(1, int(job.timeout))}s"]
+    arguments += ["-p", port_spec(job.ports)]
     return arguments
 
 
-def port_spec(ports: tuple[int, ...]) -> str:
-    return "T:" + ",".join(str(p) for p in ports)
+def port_spec(ports: Sequence[int]) -> str:
+    """``T:25,110,143-145``: TCP only, consecutive ports as ranges, so any list stays short."""
+    numbers = sorted(set(ports))
+    parts: list[str] = []
+    start = previous = numbers[0]
+    for number in [*numbers[1:], None]:
+        if number is not None and number == previous + 1:
+            previous = number
+            continue
+        parts.append(str(start) if start == previous else f"{start}-{previous}")
+        if number is not None:
+            start = previous = number
+    return "T:" + ",".join(parts)
 
 
-def run_nmap(
-    target: Target,
-    ports: tuple[int, ...],
-    *,
-    timeout: float | None = None,
-    service_detection: bool = True,
-    open_relay: bool = False,
-) -> NmapRun:
-    """Run nmap against one validated target and return its XML."""
-    if shutil.which("nmap") is None:
+def find_nmap() -> str:
+    """The nmap executable on PATH, or ``NmapNotFoundError`` saying how to install it."""
+    path = shutil.which("nmap")
+    if path is None:
         raise NmapNotFoundError(f"nmap is not installed or not on PATH: {INSTALL_HINT}")
+    return path
+
+
+class NmapRun:
+    """One nmap process, read as it writes.
+
+    Iterating starts nmap and yields each host (``HostRecord`` and its problems) when
+    nmap has finished it. By ``deadline`` (``time.monotonic()``) nmap must be done; past
+    it, its whole process group is killed and what it wrote so far is kept. Once the
+    iteration ends, ``run`` describes the run (exit code included) and ``problems`` holds
+    everything that went wrong with it as a whole. Nothing but a missing nmap raises.
+    """
+
+    def __init__(self, job: NmapJob, *, deadline: float) -> None:
+        self.job = job
+        self.deadline = deadline
+        self.command: tuple[str, ...] = ()
+        self.run = RunRecord(complete=False)
+        self.problems: list[Problem] = []
+        self.stderr = ""
+        self.killed = False
+
+    def __iter__(self) -> Iterator[HostRead]:
+        executable = find_nmap()
+        self.command = (executable, "-oX", "-", *nmap_arguments(self.job), "-iL", "-")
+        try:
+            process = subprocess.Popen(
+                self.command,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                bufsize=0,
+                start_new_session=True,  # its own process group, so it can be killed whole
+            )
+        except OSError as exc:
+            raise NmapNotFoundError(f"nmap could not be started ({exc.strerror}): {INSTALL_HINT}") from None
+        assert process.stdin is not None and process.stdout is not None and process.stderr is not None
+        stderr = _Drain(process.stderr)
+        feeder = threading.Thread(target=_feed, args=(process.stdin, self.job.targets), daemon=True)
+        feeder.start()
+        watchdog = threading.Timer(max(0.0, self.deadline - time.monotonic()), self._expire, args=(process,))
+        watchdog.daemon = True
+        watchdog.start()
+        reader = ScanReader(process.stdout)
+        try:
+            yield from reader
+        except XmlError as exc:
+            # nmap wrote no XML at all: a usage error, a crash, or a kill before it began.
+            self.problems.append(Problem(stage=Stage.SCAN, message=f"nmap gave no XML: {exc}"))
+        finally:
+            watchdog.cancel()
+            returncode = self._reap(process)
+            stderr.join(timeout=2)
+            self.stderr = stderr.text()
+            self.run = attrs.evolve(reader.run, returncode=returncode)
+            self.problems[:0] = reader.problems
+            self._explain(returncode)
+
+    def _expire(self, process: subprocess.Popen[bytes]) -> None:
+        self.killed = True
+        _kill_group(process.pid)
+
+    def _reap(self, process: subprocess.Popen[bytes]) -> int | None:
+        # Whatever nmap forked dies with it, even when nmap itself exited in time.
+        try:
+            returncode = process.wait(timeout=max(0.1, min(GRACE, self.deadline - time.monotonic())))
+        except subprocess.TimeoutExpired:
+            self.killed = True
+            _kill_group(process.pid)
+            returncode = process.wait()
+        _kill_group(process.pid)
+        for stream in (process.stdout, process.stdin):
+            if stream is not None:
+                stream.close()
+        return returncode
+
+    def _explain(self, returncode: int | None) -> None:
+        if self.killed:
+            self.problems.append(
+                Problem(
+                    stage=Stage.SCAN,
+                    message=f"nmap was still running at its deadline ({self.job.timeout:g} s per host, "
+                    f"plus {GRACE:g} s) and was stopped with every process it started; "
+                    "the hosts it had finished are kept",
+                )
+            )
+        elif returncode:
+            self.problems.append(Problem(stage=Stage.SCAN, message=f"nmap exited with status {returncode}"))
+        lines = [line.strip() for line in self.stderr.splitlines() if line.strip()]
+        for line in lines[:MAX_STDERR_PROBLEMS]:
+            self.problems.append(Problem(stage=Stage.SCAN, message=f"nmap said: {line[:500]}", detail=self.stderr))
+        if len(lines) > MAX_STDERR_PROBLEMS:
+            self.problems.append(
+                Problem(stage=Stage.SCAN, message=f"nmap wrote {len(lines) - MAX_STDERR_PROBLEMS} more lines on stderr")
+            )
+
+
+def _feed(stdin: IO[bytes], targets: Sequence[Target]) -> None:
     try:
-        scanner = nmap.PortScanner()
-    except nmap.PortScannerError as exc:
-        raise NmapNotFoundError(f"nmap could not be started ({exc}): {INSTALL_HINT}") from None
-    arguments = nmap_arguments(
-        target, timeout=timeout, service_detection=service_detection, open_relay=open_relay
-    )
-    command = ("nmap", "-oX", "-", target.value, "-p", port_spec(ports), *arguments)
-    # nmap's --host-timeout normally ends the run; this is the backstop if nmap itself hangs.
-    hard_limit = int(timeout) + 60 if timeout is not None else 0
+        stdin.write("".join(f"{t.value}\n" for t in targets).encode("ascii"))
+        stdin.close()
+    except OSError:
+        pass  # nmap exited (or was killed) before reading its targets
+
+
+def _kill_group(pgid: int) -> None:
     try:
-        scanner.scan(hosts=target.value, ports=port_spec(ports), arguments=" ".join(arguments), timeout=hard_limit)
-    except nmap.PortScannerTimeout:
-        raise ScannerError(f"nmap did not finish within {hard_limit} s and was stopped", command=command) from None
-    except nmap.PortScannerError as exc:
-        # python-nmap raises this when nmap's output is not XML, e.g. a usage error.
-        raise ScannerError(f"nmap failed: {exc}", command=command, stderr=str(exc)) from None
-    xml = scanner.get_nmap_last_output()
-    if isinstance(xml, str):
-        xml = xml.encode("utf-8")
-    stderr = "\n".join(scanner.scaninfo().get("error", []) or [])
-    return NmapRun(xml=xml, command=command, stderr=stderr)
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+class _Drain:
+    """Reads a stream to its end in a thread, keeping the first ``MAX_STDERR`` bytes."""
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        self._stream = stream
+        self._kept = bytearray()
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        try:
+            while chunk := self._stream.read(65536):
+                room = MAX_STDERR - len(self._kept)
+                if room > 0:
+                    self._kept += chunk[:room]
+        except (OSError, ValueError):
+            pass
+        finally:
+            self._stream.close()
+
+    def join(self, timeout: float) -> None:
+        self._thread.join(timeout)
+
+    def text(self) -> str:
+        # nmap's messages are ASCII; anything else (a hostile wrapper, a locale) is shown, not fatal.
+        return bytes(self._kept).decode("utf-8", errors="replace")

@@ -31,6 +31,7 @@ def _cleartext_mechanisms(caps: Capabilities) -> list[str]:
 
 @rule(
     id="MT111",
+    protocols=(Protocol.POP3,),
     title="POP3 offers a password login before TLS",
     severity=Severity.MEDIUM,
     group=GROUP,
@@ -62,6 +63,7 @@ def pop3_cleartext_login(port: PortRecord) -> Iterator[Observation]:
 
 @rule(
     id="MT112",
+    protocols=(Protocol.IMAP,),
     title="IMAP allows LOGIN before TLS",
     severity=Severity.MEDIUM,
     group=GROUP,
@@ -94,6 +96,7 @@ def imap_cleartext_login(port: PortRecord) -> Iterator[Observation]:
 
 @rule(
     id="MT113",
+    protocols=(Protocol.SMTP,),
     title="SMTP offers AUTH before STARTTLS",
     severity=Severity.MEDIUM,
     group=GROUP,

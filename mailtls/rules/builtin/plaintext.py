@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Iterator
 
 from ...model.records import PortRecord, TlsMode
-from ...protocols import Protocol
+from ...protocols import MAIL_PROTOCOLS, Protocol
 from ...model.findings import Severity
 from ..registry import Observation, rule
 from ._common import GREENBONE, capability_evidence, is_submission
@@ -22,6 +22,7 @@ def _without_tls(port: PortRecord, protocol: Protocol) -> bool:
 
 @rule(
     id="MT101",
+    protocols=(Protocol.POP3,),
     title="POP3 reachable without TLS",
     severity=Severity.HIGH,
     group=GROUP,
@@ -53,6 +54,7 @@ def pop3_without_tls(port: PortRecord) -> Iterator[Observation]:
 
 @rule(
     id="MT102",
+    protocols=(Protocol.IMAP,),
     title="IMAP reachable without TLS",
     severity=Severity.HIGH,
     group=GROUP,
@@ -82,6 +84,7 @@ def imap_without_tls(port: PortRecord) -> Iterator[Observation]:
 
 @rule(
     id="MT103",
+    protocols=(Protocol.SMTP,),
     title="SMTP without STARTTLS",
     severity=Severity.MEDIUM,
     group=GROUP,
@@ -114,6 +117,7 @@ def smtp_without_starttls(port: PortRecord) -> Iterator[Observation]:
 
 @rule(
     id="MT104",
+    protocols=(Protocol.SMTP,),
     title="Mail submission without STARTTLS",
     severity=Severity.HIGH,
     group=GROUP,
@@ -141,6 +145,7 @@ def submission_without_starttls(port: PortRecord) -> Iterator[Observation]:
 
 @rule(
     id="MT105",
+    protocols=MAIL_PROTOCOLS,
     title="STARTTLS advertised but TLS cannot be set up",
     severity=Severity.HIGH,
     group=GROUP,

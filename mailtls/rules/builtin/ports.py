@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Iterator
 
 from ...model.records import HostRecord, PortRecord, TlsMode
-from ...protocols import IMPLICIT_TLS_PORT, STANDARD_PORTS, Protocol
+from ...protocols import IMPLICIT_TLS_PORT, MAIL_PROTOCOLS, STANDARD_PORTS, Protocol
 from ...model.findings import Severity
 from ..registry import Observation, rule
 from ._common import GREENBONE, is_submission
@@ -15,7 +15,7 @@ GROUP = "Mail port layout"
 
 
 def _implicit(host: HostRecord, protocol: Protocol) -> list[PortRecord]:
-    return [p for p in host.open_ports if p.protocol is protocol and p.tls_mode is TlsMode.IMPLICIT]
+    return [p for p in host.assessable_ports if p.protocol is protocol and p.tls_mode is TlsMode.IMPLICIT]
 
 
 def _client_facing(port: PortRecord) -> bool:
@@ -41,7 +41,7 @@ def _client_facing(port: PortRecord) -> bool:
 def starttls_only(host: HostRecord) -> Iterator[Observation]:
     """A client-facing mail service (POP3, IMAP or submission) offers TLS only through STARTTLS,
     and the host has no implicit-TLS port for the same protocol."""
-    for port in host.open_ports:
+    for port in host.assessable_ports:
         if port.tls_mode is TlsMode.STARTTLS and _client_facing(port) and not _implicit(host, port.protocol):
             yield Observation(
                 summary=f"{port.protocol.value.upper()} on port {port.number} has TLS only through STARTTLS; "
@@ -67,7 +67,7 @@ def starttls_only(host: HostRecord) -> Iterator[Observation]:
 def plaintext_beside_tls(host: HostRecord) -> Iterator[Observation]:
     """POP3 or IMAP is open on a plaintext or STARTTLS port while the same host serves the same
     protocol with implicit TLS (110 beside 995, 143 beside 993)."""
-    for port in host.open_ports:
+    for port in host.assessable_ports:
         if port.protocol not in (Protocol.POP3, Protocol.IMAP) or port.tls_mode is TlsMode.IMPLICIT:
             continue
         siblings = _implicit(host, port.protocol)
@@ -81,6 +81,7 @@ def plaintext_beside_tls(host: HostRecord) -> Iterator[Observation]:
 
 @rule(
     id="MT403",
+    protocols=MAIL_PROTOCOLS,
     title="Mail service on a non-standard port",
     severity=Severity.LOW,
     group=GROUP,

@@ -15,6 +15,7 @@ GROUP = "SMTP abuse"
 
 @rule(
     id="MT401",
+    protocols=(Protocol.SMTP,),
     title="SMTP open relay",
     severity=Severity.CRITICAL,
     group=GROUP,
@@ -43,6 +44,7 @@ def open_relay(port: PortRecord) -> Iterator[Observation]:
 
 @rule(
     id="MT402",
+    protocols=(Protocol.SMTP,),
     title="SMTP VRFY or EXPN enabled",
     severity=Severity.LOW,
     group=GROUP,
