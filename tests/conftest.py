@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -18,8 +19,12 @@ _TIMINGS: dict[str, float] = {}
 
 @pytest.fixture(scope="session")
 def running_lab():
-    with lab.start() as running:
-        yield running
+    # One lab per machine at a time: a second test session waits here for the first
+    # to finish instead of restarting the servers under it.
+    with open("/tmp/mailtls-lab.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        with lab.start() as running:
+            yield running
 
 
 @pytest.fixture(scope="session")
