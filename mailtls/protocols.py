@@ -78,5 +78,7 @@ CAPABILITY_SCRIPTS = MappingProxyType(
 )
 #: What nmap runs on every port.
 SCRIPTS: tuple[str, ...] = (*TLS_SCRIPTS, *CAPABILITY_SCRIPTS)
+#: Scripts that ship inside mailtls (``mailtls/nse/NAME.nse``), passed to nmap by path.
+PACKAGED_SCRIPTS: frozenset[str] = frozenset()
 #: Sends test mail transactions to see whether the server relays: opt-in only.
 OPEN_RELAY_SCRIPT = "smtp-open-relay"

@@ -39,7 +39,8 @@ import attrs
 from .._errors import NmapNotFoundError, XmlError
 from ..model.records import Problem, RunRecord, Stage
 from ..nmapxml.reader import HostRead, ScanReader
-from ..protocols import OPEN_RELAY_SCRIPT, SCRIPTS
+from ..nse import script_path
+from ..protocols import OPEN_RELAY_SCRIPT, PACKAGED_SCRIPTS, SCRIPTS
 from .targets import Target
 
 INSTALL_HINT = "install it with `apt-get install nmap` (Debian/Ubuntu) or from https://nmap.org/download"
@@ -79,7 +80,7 @@ def nmap_arguments(job: NmapJob) -> list[str]:
         # scripts then use too. It costs seconds per port (see plan.py).
         arguments.append("-sV")
     scripts = SCRIPTS + ((OPEN_RELAY_SCRIPT,) if job.open_relay else ())
-    arguments += ["--script", ",".join(scripts)]
+    arguments += ["--script", ",".join(script_path(n) if n in PACKAGED_SCRIPTS else n for n in scripts)]
     if job.ipv6:
         arguments.append("-6")
     # All hosts of the run in one group, so each starts at once and the run ends about
