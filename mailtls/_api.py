@@ -34,9 +34,15 @@ class Assessment:
     ``problems`` what concerned no single target; ``report()`` collects everything into
     a ``Report`` instead (holding every result, so use it or the iteration, not both)."""
 
-    def __init__(self, results: Iterator[TargetResult], finish: Callable[[], tuple[list[RunRecord], list[Problem]]]) -> None:
+    def __init__(
+        self,
+        results: Iterator[TargetResult],
+        finish: Callable[[], tuple[list[RunRecord], list[Problem]]],
+        order: Iterable[str] = (),
+    ) -> None:
         self._results = results
         self._finish = finish
+        self._order = {target: index for index, target in enumerate(order)}
         self.runs: tuple[RunRecord, ...] = ()
         self.problems: tuple[Problem, ...] = ()
 
@@ -46,8 +52,9 @@ class Assessment:
         self.runs, self.problems = tuple(runs), tuple(problems)
 
     def report(self) -> Report:
-        targets = tuple(self)
-        return Report(targets=targets, runs=self.runs, problems=self.problems)
+        """Everything, collected; targets in the order they were asked for (or read)."""
+        targets = sorted(self, key=lambda t: self._order.get(t.target, len(self._order)))
+        return Report(targets=tuple(targets), runs=self.runs, problems=self.problems)
 
 
 def assess(
@@ -158,7 +165,9 @@ def _live(
             if progress is not None:
                 progress(done, total)
 
-    return Assessment(results(), lambda: (stream.runs, [*stream.problems, *rules.problems]))
+    return Assessment(
+        results(), lambda: (stream.runs, [*stream.problems, *rules.problems]), order=(t.value for t in targets)
+    )
 
 
 def _judge(scanned: Scanned, registry: Registry, strict: bool) -> TargetResult:
@@ -212,6 +221,8 @@ def _xml_of(source: XmlSource | object) -> XmlSource:
     if last_output is None or not callable(last_output):
         return source  # type: ignore[return-value]
     xml = last_output()
-    if not xml:
+    data = xml.encode("utf-8") if isinstance(xml, str) else bytes(xml or b"")
+    # Before its first scan, a PortScanner holds the output of its `nmap -V` probe.
+    if not data.lstrip().startswith(b"<"):
         raise XmlError("this python-nmap PortScanner has not run a scan yet: call its scan() first")
-    return xml.encode("utf-8") if isinstance(xml, str) else bytes(xml)
+    return data

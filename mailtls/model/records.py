@@ -143,8 +143,8 @@ class Certificate:
     @property
     def self_issued(self) -> bool:
         """Subject equals issuer (the usual sign of a self-signed certificate)."""
-        return bool(self.subject) and sorted(self.subject, key=attrs.astuple) == sorted(
-            self.issuer, key=attrs.astuple
+        return bool(self.subject) and sorted((a.key, a.value) for a in self.subject) == sorted(
+            (a.key, a.value) for a in self.issuer
         )
 
 

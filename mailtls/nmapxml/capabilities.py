@@ -2,6 +2,7 @@
 
 ``smtp-commands``, ``imap-capabilities`` and ``pop3-capabilities`` give only an
 output string; each protocol's string has its own shape, described where it is read.
+mailtls's own ``mailtls-ehlo`` gives a structured table instead (``ehlo_capabilities``).
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 import re
 
 import attrs
+
+from lxml import etree
 
 from ..model.records import Capabilities
 from ..protocols import Protocol
@@ -29,10 +32,12 @@ class ExchangeFailed:
 
 
 # What the capability scripts print when the exchange failed (smtp.lua's check_reply
-# prefixes the refused command: "SMTP: EHLO 421 4.3.2 try later"; imap-capabilities
-# prints "ERROR: Failed to ..."; a greeting that is not "+OK" leaves pop3-capabilities silent).
+# prefixes the refused command: "SMTP: EHLO 421 4.3.2 try later", and smtp.query a command
+# that got no reply: "SMTP EHLO: failed to receive data: ..."; imap-capabilities prints
+# "ERROR: Failed to ..."; a greeting that is not "+OK" leaves pop3-capabilities silent).
 _FAILURE_PREFIXES = (
     "SMTP: ",
+    "SMTP EHLO: ",
     "ERROR:",
     "Couldn't establish connection",
     "Failed to connect",
@@ -57,13 +62,36 @@ def capabilities(
     return _pop3_capabilities(script, raw, before_tls)
 
 
+def ehlo_capabilities(elem: etree._Element, raw: str, *, before_tls: bool) -> Capabilities | ExchangeFailed:
+    """What ``mailtls-ehlo`` saw: its ``keywords`` lines, each one EHLO reply line after the
+    first (RFC 5321 4.1.1.1: the first line is the domain and free text), or its ``error``.
+
+    ``raw`` is what the Capabilities keep as the script's output: ``smtp-commands``'s string
+    where it ran too, for the HELP text that mailtls-ehlo does not ask for."""
+    fields = {child.get("key", ""): child for child in elem}
+    error = fields.get("error")
+    if error is not None:
+        return ExchangeFailed(f"mailtls-ehlo: {(error.text or '').strip()[:200]}")
+    keywords = fields.get("keywords")
+    if keywords is None or "greeting" not in fields:
+        return ExchangeFailed("mailtls-ehlo printed no EHLO reply")
+    lines = [(line.text or "").strip() for line in keywords.iterchildren("elem")]
+    return _smtp_keywords("mailtls-ehlo", raw, lines, before_tls)
+
+
 def _smtp_capabilities(script: str, raw: str, before_tls: bool) -> Capabilities:
     # smtp-commands: the EHLO reply lines joined with ", " (first line is the greeting),
     # then "\n " and the HELP text. Only the EHLO part says what the server offers.
-    # A keyword is the first word of a line after the greeting, and only counts if it has
-    # the shape of one: "STARTTLSX" is not STARTTLS, and neither is a word in the greeting.
+    # The greeting's free text may itself hold ", " ("mx.example Hello, STARTTLS"): from
+    # this string alone that cannot be told apart from a keyword line, which is why
+    # mailtls runs its own mailtls-ehlo and prefers it (see ehlo_capabilities).
     ehlo = raw.split("\n", 1)[0]
-    lines = [line.strip() for line in ehlo.split(",")][1:]
+    return _smtp_keywords(script, raw, [line.strip() for line in ehlo.split(",")][1:], before_tls)
+
+
+def _smtp_keywords(script: str, raw: str, lines: list[str], before_tls: bool) -> Capabilities:
+    # A keyword is the first word of an EHLO line after the greeting, and only counts if it
+    # has the shape of one: "STARTTLSX" is not STARTTLS.
     keywords: list[str] = []
     mechanisms: list[str] = []
     for line in lines:

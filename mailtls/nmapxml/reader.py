@@ -24,6 +24,7 @@ from lxml import etree
 from .._errors import XmlError
 from ..model.records import (
     Capabilities,
+    Certificate,
     HostRecord,
     PortRecord,
     PortState,
@@ -60,6 +61,9 @@ HostRead = tuple[HostRecord, tuple[Problem, ...]]
 MAX_PORTS_PER_HOST = 2 * 65535
 MAX_SCRIPTS_PER_PORT = 256
 MAX_ATTRIBUTE_LENGTH = 1 << 20
+# Records shared between equal subtrees (see ScanReader._shared): how many, and how large.
+_MAX_SHARED = 1024
+_MAX_SHARED_KEY = 64 * 1024
 
 # nmap's top-level elements other than <host>: read, then freed at once so that a file
 # of millions of them (e.g. <hosthint>) does not pile up in memory.
@@ -103,6 +107,7 @@ class ScanReader:
         self._started: dt.datetime | None = None
         self.problems: list[Problem] = []
         self.run = RunRecord(complete=False)
+        self._records: dict[bytes, object] = {}
 
     def __iter__(self) -> Iterator[HostRead]:
         self._stream = _open(self._source)
@@ -217,6 +222,20 @@ class ScanReader:
                     Problem(stage=Stage.PARSE, message=f"an element in an unknown namespace was not read: <{etree.QName(tag).localname}> in {etree.QName(tag).namespace!r}")
                 )
 
+    def _shared(self, elem: etree._Element, build: Callable[[etree._Element], T]) -> T:
+        """One record per distinct subtree: hosts and ports that present the same certificate or
+        the same cipher configuration share one immutable record, built once. The key is the
+        subtree's serialisation, made in C; very large subtrees are built without sharing."""
+        key = etree.tostring(elem)
+        if len(key) > _MAX_SHARED_KEY:
+            return build(elem)
+        found = self._records.get(key)
+        if found is None:
+            if len(self._records) >= _MAX_SHARED:
+                self._records.clear()
+            found = self._records[key] = build(elem)
+        return found  # type: ignore[no-any-return]
+
     def _epoch(self, value: str | None, what: str, problems: list[Problem] | None = None) -> dt.datetime | None:
         if value is None:
             return None
@@ -321,13 +340,10 @@ class ScanReader:
                 )
                 return None
 
-        tls = guarded("ssl-enum-ciphers", read_tls_profile)
-        certificate = guarded(
-            "ssl-cert",
-            lambda el: read_certificate(
-                el, lambda message: problems.append(Problem(stage=Stage.PARSE, address=address, port=number, message=message))
-            ),
-        )
+        tls = guarded("ssl-enum-ciphers", lambda el: self._shared(el, read_tls_profile))
+        read_cert = guarded("ssl-cert", lambda el: self._shared(el, _certificate_and_complaints))
+        certificate, complaints = read_cert if read_cert is not None else (None, ())
+        problems.extend(Problem(stage=Stage.PARSE, address=address, port=number, message=m) for m in complaints)
         # TLS worked if either script saw it: ssl-enum-ciphers listed a version, or ssl-cert
         # printed a certificate (even one whose fields could not all be read).
         has_tls = bool(tls and tls.versions) or certificate is not None or _printed(scripts.get("ssl-cert"))
@@ -369,6 +385,11 @@ class ScanReader:
             scripts=tuple(ScriptOutput(id=sid, output=el.get("output", "")) for sid, el in scripts.items()),
             inconclusive=inconclusive,
         )
+
+
+def _certificate_and_complaints(elem: etree._Element) -> tuple[Certificate | None, tuple[str, ...]]:
+    complaints: list[str] = []
+    return read_certificate(elem, complaints.append), tuple(complaints)
 
 
 def _why_inconclusive(service: Service, protocol: Protocol, failure: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Iterator
 
@@ -121,6 +122,7 @@ def unsafe_suites(port: PortRecord) -> Iterator[Observation]:
 _CURVE_BITS = {"x25519": 253, "x448": 448}
 
 
+@functools.lru_cache(maxsize=1024)
 def kex_bits(kex_info: str) -> tuple[str, int] | None:
     """("dh", 1024) from "dh 1024", ("ec", 192) from "secp192r1" or "ecdh 192"; None for RSA or unknown."""
     text = kex_info.strip().lower()
