@@ -10,11 +10,15 @@ forms hand those over one by one and hold nothing; the others collect a ``Report
 from __future__ import annotations
 
 import concurrent.futures
+import os
+import pickle
 from typing import Callable, Iterable, Iterator
 
 from ._errors import XmlError
 from .model.records import Problem, RunRecord
 from .model.report import Report, TargetResult
+from ._parallel import assess_pieces
+from .nmapxml import split
 from .nmapxml.reader import ScanReader, XmlSource
 from .rules.engine import assess_host
 from .rules.registry import Registry
@@ -191,28 +195,83 @@ def _judge(scanned: Scanned, registry: Registry, strict: bool) -> TargetResult:
     )
 
 
-def assess_xml(source: XmlSource | object, *, registry: Registry | None = None, strict: bool = False) -> Report:
+def assess_xml(
+    source: XmlSource | object, *, registry: Registry | None = None, strict: bool = False, workers: int | None = None
+) -> Report:
     """Report on nmap XML you already have: bytes, a str of XML, a path, a binary file, or a
     python-nmap ``PortScanner`` that has run a scan.
 
     For the full set of findings the scan should have run the scripts that
     ``assess`` runs (``ssl-enum-ciphers``, ``ssl-cert``, ``smtp-commands``,
-    ``imap-capabilities``, ``pop3-capabilities``) with ``-sV``.
+    ``imap-capabilities``, ``pop3-capabilities``) with ``-sV``. ``workers``: see
+    ``iter_assess_xml``.
     """
-    return iter_assess_xml(source, registry=registry, strict=strict).report()
+    return iter_assess_xml(source, registry=registry, strict=strict, workers=workers).report()
 
 
-def iter_assess_xml(source: XmlSource | object, *, registry: Registry | None = None, strict: bool = False) -> Assessment:
+def iter_assess_xml(
+    source: XmlSource | object, *, registry: Registry | None = None, strict: bool = False, workers: int | None = None
+) -> Assessment:
     """``assess_xml`` host by host: each host is read, judged and handed over, and nothing is
-    kept, so memory stays flat however large the file."""
-    reader = ScanReader(_xml_of(source))
+    kept, so memory stays flat however large the file.
+
+    A large file (a path, over ``PARALLEL_MIN_BYTES``) is read by ``workers`` processes at
+    once (default: one per CPU), each taking runs of whole hosts, when the file can be cut
+    safely and the registry can be sent to another process; the results come in file
+    order all the same. ``workers=1`` reads in this process only."""
+    xml = _xml_of(source)
     rules = registry if registry is not None else Registry.default()
+    count = os.cpu_count() or 1 if workers is None else check_concurrency(workers)
+    if count > 1 and isinstance(xml, (str, os.PathLike)) and _is_large_file(xml) and _picklable(registry, strict):
+        cut = split.plan(xml)
+        if cut is not None and len(cut.pieces) > 1:
+            return _parallel_xml(os.fspath(xml), cut, registry, rules, strict, count)
+    reader = ScanReader(xml)
 
     def results() -> Iterator[TargetResult]:
         for host, problems in reader:
             yield assess_host(host, rules, problems=problems, strict=strict)
 
     return Assessment(results(), lambda: ([reader.run], [*reader.problems, *rules.problems]))
+
+
+#: Files smaller than this are read in the calling process: starting others costs more.
+PARALLEL_MIN_BYTES = 16 * 1024 * 1024
+
+
+def _is_large_file(xml: str | os.PathLike[str]) -> bool:
+    if isinstance(xml, str) and xml.lstrip().startswith("<"):
+        return False
+    try:
+        return os.path.getsize(xml) >= PARALLEL_MIN_BYTES
+    except OSError:
+        return False  # the reader will say what is wrong with the path
+
+
+def _picklable(registry: Registry | None, strict: bool) -> bool:
+    if registry is None:
+        return True  # each process builds the default registry itself
+    try:
+        pickle.dumps(registry)
+    except Exception:
+        return False  # rules defined in __main__, lambdas...: read in this process
+    return True
+
+
+def _parallel_xml(
+    path: str, cut: split.SplitPlan, registry: Registry | None, rules: Registry, strict: bool, workers: int
+) -> Assessment:
+    outside = ScanReader(cut.outside)
+    problems: list[Problem] = []
+
+    def results() -> Iterator[TargetResult]:
+        for found, trouble in assess_pieces(path, cut, registry, strict, workers):
+            problems.extend(trouble)
+            yield from found
+        for _ in outside:  # the header and tail alone: the run's details, and whether it is complete
+            pass
+
+    return Assessment(results(), lambda: ([outside.run], [*problems, *outside.problems, *rules.problems]))
 
 
 def _xml_of(source: XmlSource | object) -> XmlSource:
