@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 
 import lab  # noqa: E402
 import mailtls  # noqa: E402
-from mailtls.scan.runner import nmap_arguments, port_spec  # noqa: E402
+from mailtls.scan.runner import naive_command  # noqa: E402
 from mailtls.scan.targets import parse_target  # noqa: E402
 
 REPEAT = 3
@@ -41,8 +41,7 @@ def best(fn, repeat: int = REPEAT) -> float:
 
 
 def naive_nmap(host: lab.LabHost) -> None:
-    args = nmap_arguments(parse_target(host.target), open_relay=host.relay_test)
-    subprocess.run(["nmap", "-oX", "-", *args, "-p", port_spec(host.ports), host.target],
+    subprocess.run(naive_command([parse_target(host.target)], host.ports, open_relay=host.relay_test),
                    capture_output=True, check=True)
 
 

@@ -19,16 +19,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import lab  # noqa: E402
-from mailtls.scan.runner import nmap_arguments, port_spec  # noqa: E402
+from mailtls.scan.runner import naive_command  # noqa: E402
 from mailtls.scan.targets import parse_target  # noqa: E402
 
 DATA = ROOT / "tests" / "data"
 
 
 def command(host: lab.LabHost) -> list[str]:
-    options = {"open_relay": host.relay_test}
-    return ["nmap", "-oX", "-", *nmap_arguments(parse_target(host.target), **options),
-            "-p", port_spec(host.ports), host.target]
+    return naive_command([parse_target(host.target)], host.ports, open_relay=host.relay_test)
 
 
 def main(names: list[str]) -> int:

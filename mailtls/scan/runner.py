@@ -92,6 +92,14 @@ def nmap_arguments(job: NmapJob) -> list[str]:
     return arguments
 
 
+def naive_command(targets: Sequence[Target], ports: Sequence[int], *, open_relay: bool = False) -> list[str]:
+    """The one-pass ``nmap -sV`` a user would write by hand: every script, service detection
+    on every port, targets on the command line. What the recorded lab scans and the
+    benchmarks compare mailtls's two passes against; mailtls never runs it."""
+    job = NmapJob(tuple(targets), tuple(ports), 600, service_detection=True, open_relay=open_relay)
+    return ["nmap", "-oX", "-", *nmap_arguments(job), *(t.value for t in targets)]
+
+
 def port_spec(ports: Sequence[int]) -> str:
     """``T:25,110,143-145``: TCP only, consecutive ports as ranges, so any list stays short."""
     numbers = sorted(set(ports))
