@@ -12,6 +12,7 @@ and nmap's scripts are declared once, in ``protocols.py``.
 """
 
 from ._api import Assessment, assess, assess_many, assess_xml, iter_assess, iter_assess_xml
+from .domain import assess_domain
 from ._errors import (
     MailTlsError,
     NmapNotFoundError,
@@ -23,7 +24,8 @@ from ._errors import (
     TargetError,
     XmlError,
 )
-from .model.findings import Finding, Severity
+from .model.diff import Change, Diff, diff
+from .model.findings import FINDING_COLUMNS, Column, Finding, Severity
 from .model.records import (
     Capabilities,
     Certificate,
@@ -44,6 +46,7 @@ from .model.records import (
 )
 from .model.report import Outcome, Report, TargetResult
 from .nmapxml.reader import read_scan
+from .output import render, to_csv, to_html, to_jsonl, to_markdown, write_jsonl
 from .output.json import from_json, make_converter, to_json
 from .output.sarif import to_sarif
 from .protocols import Protocol
@@ -55,7 +58,11 @@ __all__ = [
     "Assessment",
     "Capabilities",
     "Certificate",
+    "Change",
     "Cipher",
+    "Column",
+    "Diff",
+    "FINDING_COLUMNS",
     "Finding",
     "HostRecord",
     "MailTlsError",
@@ -89,14 +96,22 @@ __all__ = [
     "TlsVersion",
     "XmlError",
     "assess",
+    "assess_domain",
     "assess_many",
     "assess_xml",
+    "diff",
     "from_json",
     "iter_assess",
     "iter_assess_xml",
     "make_converter",
     "read_scan",
+    "render",
     "rule",
+    "to_csv",
+    "to_html",
     "to_json",
+    "to_jsonl",
+    "to_markdown",
     "to_sarif",
+    "write_jsonl",
 ]

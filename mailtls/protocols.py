@@ -71,14 +71,26 @@ TLS_SCRIPTS: tuple[str, ...] = ("ssl-enum-ciphers", "ssl-cert")
 #: What each mail protocol advertises: the script, and the protocol its answer proves.
 CAPABILITY_SCRIPTS = MappingProxyType(
     {
+        # First: where both ran, the reader prefers its exact EHLO lines (see EHLO_SCRIPT).
+        "mailtls-ehlo": Protocol.SMTP,
         "smtp-commands": Protocol.SMTP,
         "imap-capabilities": Protocol.IMAP,
         "pop3-capabilities": Protocol.POP3,
     }
 )
+#: mailtls's STARTTLS command-injection test (CVE-2011-0411 and its cousins): STARTTLS and a
+#: protocol no-op in one packet, then whether the no-op is answered inside TLS. It runs on
+#: plaintext SMTP/IMAP/POP3 ports that offer STARTTLS and sends nothing that changes state.
+INJECTION_SCRIPT = "mailtls-starttls-injection"
 #: What nmap runs on every port.
-SCRIPTS: tuple[str, ...] = (*TLS_SCRIPTS, *CAPABILITY_SCRIPTS)
+SCRIPTS: tuple[str, ...] = (*TLS_SCRIPTS, *CAPABILITY_SCRIPTS, INJECTION_SCRIPT)
+#: mailtls's own EHLO script: the reply line by line, where ``smtp-commands`` joins the lines
+#: with ", " so that greeting text ("250-mx.example Hello, STARTTLS") reads like a keyword.
+#: ``smtp-commands`` still runs, for the HELP text and for XML from tools without this script.
+EHLO_SCRIPT = "mailtls-ehlo"
 #: Scripts that ship inside mailtls (``mailtls/nse/NAME.nse``), passed to nmap by path.
-PACKAGED_SCRIPTS: frozenset[str] = frozenset()
+PACKAGED_SCRIPTS: frozenset[str] = frozenset({EHLO_SCRIPT, INJECTION_SCRIPT})
+#: Where a mail domain's MX hosts receive mail from other servers (``assess_domain`` scans it).
+MX_PORT = 25
 #: Sends test mail transactions to see whether the server relays: opt-in only.
 OPEN_RELAY_SCRIPT = "smtp-open-relay"

@@ -12,6 +12,8 @@ from pathlib import Path
 from mailtls import Registry
 
 TARGET = Path(__file__).resolve().parent.parent / "docs" / "rules.md"
+#: What a rule is called for, by the record type it receives (PortRecord: "port").
+_APPLIES_TO = {"HostRecord": "host", "DomainRecord": "domain"}
 
 
 def render(registry: Registry) -> str:
@@ -30,7 +32,7 @@ def render(registry: Registry) -> str:
         cwe = f"CWE-{spec.cwe}" if spec.cwe else ""
         lines.append(
             f"| [{spec.id}](#{spec.id.lower()}) | {spec.title} | {spec.severity.value} | {cwe} | "
-            f"{'host' if spec.applies_to.__name__ == 'HostRecord' else 'port'} |"
+            f"{_APPLIES_TO.get(spec.applies_to.__name__, 'port')} |"
         )
     for item in rules:
         spec = item.spec

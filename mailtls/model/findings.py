@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import enum
+from typing import Callable
 
 import attrs
 
@@ -81,6 +82,8 @@ class Finding:
     references: tuple[str, ...] = ()
     #: The DNS name the scan was asked for, if any.
     hostname: str | None = None
+    #: The mail domain the finding belongs to, when it came from ``assess_domain``.
+    domain: str | None = None
 
     @property
     def location(self) -> str:
@@ -88,3 +91,54 @@ class Finding:
         if ":" in where:
             where = f"[{where}]"
         return f"{where}:{self.port}" if self.port is not None else where
+
+    def _repr_html_(self) -> str:
+        """One finding as the HTML report shows it (for notebooks)."""
+        from ..output.html import finding_fragment  # looked up only when a notebook asks
+
+        return finding_fragment(self)
+
+
+@attrs.frozen
+class Column:
+    """One column of a finding, as every tabular output shows it (CSV, Markdown, HTML, the
+    DataFrame, the terminal table): declared once, in ``FINDING_COLUMNS``."""
+
+    #: The CSV header, DataFrame column and HTML data key.
+    name: str
+    #: The heading a person reads.
+    title: str
+    #: The value: a str, an int, None, or a tuple of str (shown joined with "; ").
+    value: Callable[[Finding], object]
+    #: Shown in the compact views (terminal table, Markdown, notebook); every column is in
+    #: the full ones (CSV, DataFrame, the HTML report's detail).
+    brief: bool = True
+
+    def text(self, finding: Finding) -> str:
+        value = self.value(finding)
+        if value is None:
+            return ""
+        if isinstance(value, tuple):
+            return "; ".join(str(v) for v in value)
+        return str(value)
+
+
+#: The columns of a finding, in order. A field added to ``Finding`` is added here and
+#: appears in every tabular output.
+FINDING_COLUMNS: tuple[Column, ...] = (
+    Column("severity", "Severity", lambda f: f.severity.value),
+    Column("rule_id", "Rule", lambda f: f.rule_id),
+    Column("host", "Host", lambda f: f.host),
+    Column("hostname", "Host name", lambda f: f.hostname, brief=False),
+    Column("domain", "Mail domain", lambda f: f.domain, brief=False),
+    Column("port", "Port", lambda f: f.port),
+    Column("protocol", "Protocol", lambda f: f.protocol.value if f.protocol else None, brief=False),
+    Column("title", "Finding", lambda f: f.title),
+    Column("summary", "Observed", lambda f: f.summary),
+    Column("evidence", "Evidence", lambda f: f.evidence, brief=False),
+    Column("context", "Context", lambda f: f.context, brief=False),
+    Column("remediation", "Fix", lambda f: f.remediation),
+    Column("cwe", "CWE", lambda f: f.cwe, brief=False),
+    Column("references", "References", lambda f: f.references, brief=False),
+    Column("group", "Group", lambda f: f.group, brief=False),
+)

@@ -135,6 +135,8 @@ class Certificate:
     not_before: dt.datetime | None = None
     not_after: dt.datetime | None = None
     sha1: str = ""
+    #: The certificate itself, PEM, as ``ssl-cert`` printed it (DANE compares its digests).
+    pem: str = ""
 
     @property
     def common_name(self) -> str | None:

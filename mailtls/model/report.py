@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING
 import attrs
 
 from .._errors import MailTlsError
-from .findings import Finding, Severity
+from .domain import DomainRecord
+from .findings import FINDING_COLUMNS, Finding, Severity
 from .records import HostRecord, Problem, RunRecord
 
 if TYPE_CHECKING:
@@ -54,6 +55,8 @@ class TargetResult:
     problems: tuple[Problem, ...] = ()
     #: The caller's string this target came from, when it named a range (``127.0.0.0/30``).
     requested: str | None = None
+    #: For a mail domain (``assess_domain``): what its DNS and MTA-STS policy said.
+    domain: DomainRecord | None = None
 
 
 def outcome_of(host: HostRecord) -> tuple[Outcome, str]:
@@ -124,17 +127,28 @@ class Report:
     def to_dataframe(self) -> pandas.DataFrame:
         """The findings as a pandas DataFrame, one row per finding, worst first (for notebooks).
 
-        Needs the optional extra: ``pip install 'mailtls[pandas]'``. Severity is an ordered
-        categorical, so ``df.sort_values("severity")`` and ``df[df.severity >= "medium"]`` work.
+        Needs the optional extra: ``pip install 'mailtls[pandas]'``. The columns are
+        ``FINDING_COLUMNS``'s, as in the CSV. Severity is an ordered categorical, so
+        ``df.sort_values("severity")`` and ``df[df.severity >= "medium"]`` work.
         """
         try:
             import pandas
         except ImportError:
             raise MailTlsError("Report.to_dataframe needs pandas: pip install 'mailtls[pandas]'") from None
-        columns = [a.name for a in attrs.fields(Finding)]
-        rows = [attrs.asdict(f, recurse=False) for f in self.findings]
-        frame = pandas.DataFrame(rows, columns=columns)
+        frame = pandas.DataFrame(
+            {column.name: [column.value(f) for f in self.findings] for column in FINDING_COLUMNS},
+            columns=[column.name for column in FINDING_COLUMNS],
+        )
         order = [s.value for s in Severity]
-        frame["severity"] = pandas.Categorical([f.severity.value for f in self.findings], categories=order, ordered=True)
-        frame["protocol"] = [f.protocol.value if f.protocol else None for f in self.findings]
+        frame["severity"] = pandas.Categorical(frame["severity"], categories=order, ordered=True)
+        frame["port"] = frame["port"].astype("Int64")
+        frame["cwe"] = frame["cwe"].astype("Int64")
         return frame
+
+    def _repr_html_(self) -> str:
+        """The HTML report's summary, chart, matrix and findings, sized for a notebook."""
+        # The model does not depend on the outputs: the renderer is looked up only when a
+        # notebook asks for it (as pandas does for its own _repr_html_).
+        from ..output.html import report_fragment
+
+        return report_fragment(self)

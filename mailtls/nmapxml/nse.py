@@ -111,6 +111,7 @@ def certificate(elem: etree._Element, complain: Callable[[str], object] = lambda
         not_before=_timestamp(validity.get("notBefore", "")),
         not_after=_timestamp(validity.get("notAfter", "")),
         sha1=text("sha1"),
+        pem=text("pem"),
     )
 
 

@@ -11,8 +11,10 @@ from __future__ import annotations
 import traceback
 from typing import Iterable
 
+from ..model.domain import DomainRecord
 from ..model.findings import Finding
 from ..model.records import HostRecord, PortRecord, Problem, ScanRecord, Stage
+from ..protocols import MX_PORT, Protocol
 from ..model.report import Report, TargetResult, outcome_of
 from .registry import Observation, Registry, Rule
 
@@ -123,4 +125,57 @@ def _finding(
         remediation=spec.remediation,
         cwe=spec.cwe,
         references=spec.references,
+    )
+
+
+def judge_domain(
+    record: DomainRecord, registry: Registry, *, strict: bool = False
+) -> tuple[tuple[Finding, ...], tuple[Problem, ...]]:
+    """Run the domain rules (``applies_to=DomainRecord``) over one mail domain.
+
+    A finding about one MX host (``Observation.mx``) is placed on that host's port 25;
+    the others on the domain itself. Every finding names the domain."""
+    findings: list[Finding] = []
+    problems: list[Problem] = []
+    for item in registry.domain_rules:
+        try:
+            observations = list(item.function(record) or ())
+            for observation in observations:
+                if not isinstance(observation, Observation):
+                    raise TypeError(f"rule yielded {type(observation).__name__}, not mailtls.Observation")
+        except Exception as exc:
+            if strict:
+                raise
+            problems.append(
+                Problem(
+                    stage=Stage.RULE,
+                    message=f"rule {item.id} raised {type(exc).__name__} on {record.domain}: {exc}",
+                    rule_id=item.id,
+                    detail=traceback.format_exc(),
+                )
+            )
+            continue
+        findings.extend(_domain_finding(item, registry, record, o) for o in observations)
+    return tuple(findings), tuple(problems)
+
+
+def _domain_finding(item: Rule, registry: Registry, record: DomainRecord, observation: Observation) -> Finding:
+    mx = record.mx_host(observation.mx) if observation.mx else None
+    spec = item.spec
+    return Finding(
+        rule_id=spec.id,
+        title=spec.title,
+        severity=registry.severity_of(spec.id),
+        group=spec.group,
+        host=(mx.scanned or mx.name) if mx else record.domain,
+        hostname=mx.name if mx else None,
+        port=MX_PORT if mx else observation.port,
+        protocol=Protocol.SMTP if mx else None,
+        summary=observation.summary,
+        evidence=observation.evidence,
+        context=spec.context,
+        remediation=spec.remediation,
+        cwe=spec.cwe,
+        references=spec.references,
+        domain=record.domain,
     )

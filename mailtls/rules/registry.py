@@ -23,6 +23,7 @@ from typing import Callable, Iterable, Iterator, Mapping, Union
 import attrs
 
 from .._errors import RuleError
+from ..model.domain import DomainRecord
 from ..model.findings import Severity
 from ..model.records import HostRecord, PortRecord, Problem, Stage
 from ..protocols import Protocol
@@ -37,6 +38,8 @@ BUILTIN_MODULES = (
     "mailtls.rules.builtin.tls",
     "mailtls.rules.builtin.certificates",
     "mailtls.rules.builtin.smtp",
+    "mailtls.rules.builtin.injection",
+    "mailtls.rules.builtin.domain",
 )
 
 
@@ -50,9 +53,11 @@ class Observation:
     evidence: tuple[str, ...] = attrs.field(default=(), converter=tuple)
     #: For host-level rules: the port the observation is about, if it is about one.
     port: int | None = None
+    #: For domain-level rules: the MX host name the observation is about, if it is about one.
+    mx: str | None = None
 
 
-RuleTarget = Union[type[PortRecord], type[HostRecord]]
+RuleTarget = Union[type[PortRecord], type[HostRecord], type[DomainRecord]]
 
 
 def _severity(value: Severity | str) -> Severity:
@@ -79,7 +84,8 @@ class RuleSpec:
     cwe: int | None = None
     #: Equivalent checks in other tools, e.g. ("Nessus 15855",).
     references: tuple[str, ...] = attrs.field(default=(), converter=tuple)
-    #: ``PortRecord`` (called once per open port) or ``HostRecord`` (once per host).
+    #: ``PortRecord`` (called once per open port), ``HostRecord`` (once per host) or
+    #: ``DomainRecord`` (once per mail domain, by ``assess_domain``).
     applies_to: RuleTarget = PortRecord
     #: For port rules: the protocols whose ports the rule is called for (empty: every port).
     #: The engine skips the rule on other ports, so it need not check the protocol itself.
@@ -120,8 +126,8 @@ def rule(
     """Declare a function as a mailtls rule. Returns the function unchanged but for one attribute."""
     if not isinstance(id, str) or not id.strip() or any(c.isspace() for c in id):
         raise RuleError(f"rule id must be a non-empty string without spaces, got {id!r}")
-    if applies_to not in (PortRecord, HostRecord):
-        raise RuleError(f"rule {id}: applies_to must be PortRecord or HostRecord, got {applies_to!r}")
+    if applies_to not in (PortRecord, HostRecord, DomainRecord):
+        raise RuleError(f"rule {id}: applies_to must be PortRecord, HostRecord or DomainRecord, got {applies_to!r}")
 
     def decorate(function: RuleFunction) -> RuleFunction:
         if not callable(function):
@@ -190,6 +196,7 @@ class Registry:
         # Dispatch tables, built once: the engine calls a port rule only for the
         # protocols it declared, and host rules once per host.
         self._host_rules = tuple(r for r in self._rules.values() if r.spec.applies_to is HostRecord)
+        self._domain_rules = tuple(r for r in self._rules.values() if r.spec.applies_to is DomainRecord)
         port_rules = [r for r in self._rules.values() if r.spec.applies_to is PortRecord]
         self._port_rules = {
             protocol: tuple(r for r in port_rules if not r.spec.protocols or protocol in r.spec.protocols)
@@ -199,6 +206,11 @@ class Registry:
     @property
     def host_rules(self) -> tuple[Rule, ...]:
         return self._host_rules
+
+    @property
+    def domain_rules(self) -> tuple[Rule, ...]:
+        """The rules called once per mail domain (``applies_to=DomainRecord``)."""
+        return self._domain_rules
 
     def port_rules(self, protocol: Protocol) -> tuple[Rule, ...]:
         """The port rules to call for a port of this protocol."""

@@ -1,0 +1,192 @@
+"""assess_domain on the domain lab (lab/dnslab): real DNSSEC, a real MTA-STS policy server,
+real Postfix MX hosts, all on 127.53.0.0/16. Every DNS question goes to the lab's own
+resolvers; the policy server's certificate is checked against the lab CA.
+
+The expected MT5xx findings of each lab zone are declared with the zone
+(lab/dnslab/zones.py) and compared as full sets."""
+
+from __future__ import annotations
+
+import fcntl
+
+import dns.flags
+import dns.resolver
+import pytest
+
+import mailtls
+from lab import dnslab
+from lab.dnslab.zones import AUTHORITATIVE, ZONES, zone_by_label
+from mailtls.domain import mtasts, tlsrpt
+
+pytestmark = pytest.mark.lab
+
+
+@pytest.fixture(scope="module")
+def domain_lab():
+    # One domain lab per machine at a time (its own lock: the main lab's is held by
+    # running_lab in this same process).
+    with open("/tmp/mailtls-dnslab.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        with dnslab.start() as running:
+            yield running
+
+
+@pytest.fixture(scope="module")
+def zone_reports(domain_lab) -> dict[str, mailtls.Report]:
+    return {
+        z.label: mailtls.assess_domain(z.name, resolver=domain_lab.resolver(), ca_file=domain_lab.ca_file)
+        for z in ZONES
+    }
+
+
+def mt5(report: mailtls.Report) -> set[tuple[str, str]]:
+    """(rule id, the MX name or the domain) of every MT5xx finding."""
+    return {(f.rule_id, f.hostname or f.host) for f in report.findings if f.rule_id.startswith("MT5")}
+
+
+@pytest.mark.parametrize("label", [z.label for z in ZONES])
+def test_each_zone_reports_exactly_its_expected_findings(zone_reports, domain_lab, label):
+    zone = zone_by_label(label)
+    report = zone_reports[label]
+    assert mt5(report) == set(zone.expected), domain_lab.logs()
+    # Every finding, MX port findings included, names the domain.
+    assert all(f.domain == zone.name for f in report.findings)
+    # Only the zone meant to be inconclusive has problems.
+    assert bool(report.errors) == zone.inconclusive, [p.message for p in report.errors]
+
+
+def test_the_domain_record_holds_what_dns_and_the_policy_said(zone_reports):
+    record = zone_reports["enforce"].target("enforce.mailtls.test").domain
+    assert record.mta_sts.policy.mode == "enforce" and record.mta_sts.policy.mx == ("*.enforce.mailtls.test",)
+    assert record.mta_sts.id == "20261130T000000"
+    assert record.tls_rpt.rua == ("mailto:tls-reports@enforce.mailtls.test",)
+    (mx,) = record.mx
+    assert (mx.name, mx.addresses, mx.trust) == ("mx1.enforce.mailtls.test", ("127.53.1.1",), "trusted")
+    assert mx.dane.validated and [str(r)[:6] for r in mx.dane.records] == ["3 1 1 "]
+    assert mx.certificate is not None and mx.certificate.pem.startswith("-----BEGIN CERTIFICATE-----")
+
+
+def test_mx_hosts_are_scanned_by_address_and_reported_by_name(zone_reports):
+    report = zone_reports["testing"]
+    assert [t.target for t in report.targets] == [
+        "testing.mailtls.test",
+        "mx1.testing.mailtls.test",
+        "mx2.testing.mailtls.test",
+    ]
+    # nmap was given the address (never a lab name: it would ask the system's resolver)...
+    assert [t.host.address for t in report.targets[1:]] == ["127.53.2.1", "127.53.2.2"]
+    # ...on port 25 only, and the name checks use the MX name: mx2's certificate is for another name.
+    assert {p.number for t in report.targets[1:] for p in t.host.ports} == {25}
+    assert {(f.rule_id, f.location) for f in report.findings if not f.rule_id.startswith("MT5")} == {
+        ("MT305", "mx2.testing.mailtls.test:25")
+    }
+
+
+def test_implicit_mx_and_null_mx(zone_reports):
+    nomx = zone_reports["nomx"].target("nomx.mailtls.test").domain
+    assert [(m.name, m.implicit, m.addresses) for m in nomx.mx] == [("nomx.mailtls.test", True, ("127.53.8.1",))]
+    nullmx = zone_reports["nullmx"]
+    assert nullmx.target("nullmx.mailtls.test").domain.null_mx
+    assert len(nullmx.targets) == 1 and nullmx.runs == ()  # nothing to scan
+
+
+def test_unreachable_policy_host_is_inconclusive_with_the_reason(zone_reports):
+    report = zone_reports["unreachable"]
+    (problem,) = report.errors
+    assert "Connection refused" in problem.message and "unreachable.mailtls.test" in problem.message
+    sts = report.target("unreachable.mailtls.test").domain.mta_sts
+    assert sts.record and sts.inconclusive and not sts.error
+    # MT501 and MT503 depend on the policy, which could not be read: not judged.
+    assert mt5(report) == set()
+
+
+def test_redirect_is_not_followed(zone_reports):
+    (finding,) = zone_reports["badpolicy"].by_rule("MT503")
+    assert "redirect" in finding.summary and "302" in finding.summary
+
+
+def test_policy_certificate_is_verified_against_the_given_ca_only(domain_lab):
+    # Given no ca_file, the default trust store does not know the lab CA
+    report = mailtls.assess_domain("enforce.mailtls.test", resolver=domain_lab.resolver())
+    # Then the policy cannot be used (as a sender would find), which is a finding, not a problem
+    (finding,) = report.by_rule("MT503")
+    assert "certificate does not verify" in finding.summary
+    assert ("MT501", "enforce.mailtls.test") not in mt5(report)  # DANE still protects the domain
+    # And the MX certificate's issuer is unknown to that store: not judged untrusted
+    assert report.target("enforce.mailtls.test").domain.mx[0].trust == "unknown"
+
+
+def test_the_ad_bit_comes_from_the_resolver(domain_lab):
+    # Given the authoritative server itself as "resolver": same records, but it validates nothing
+    resolver = dns.resolver.Resolver(configure=False)
+    resolver.nameservers, resolver.lifetime = [AUTHORITATIVE], 5
+    report = mailtls.assess_domain("enforce.mailtls.test", resolver=resolver, ca_file=domain_lab.ca_file)
+    # Then the TLSA records are unvalidated; MTA-STS still protects the domain (no MT501)
+    assert mt5(report) == {("MT506", "mx1.enforce.mailtls.test")}
+
+
+def test_the_callers_resolver_is_not_changed(domain_lab):
+    resolver = domain_lab.resolver()
+    before = (resolver.flags, list(resolver.nameservers), resolver.port)
+    mailtls.assess_domain("nopolicy.mailtls.test", resolver=resolver, ca_file=domain_lab.ca_file)
+    assert (resolver.flags, list(resolver.nameservers), resolver.port) == before
+
+
+def test_a_resolver_that_does_not_answer_gives_a_problem_not_findings(domain_lab):
+    resolver = dns.resolver.Resolver(configure=False)
+    resolver.nameservers, resolver.lifetime = ["127.53.0.250"], 1.0  # nothing listens there
+    report = mailtls.assess_domain("enforce.mailtls.test", resolver=resolver, ca_file=domain_lab.ca_file)
+    assert report.findings == ()
+    (target,) = report.targets
+    assert target.outcome is mailtls.Outcome.INCONCLUSIVE and "MX lookup failed" in target.reason
+    assert "did not answer in time" in report.errors[0].message
+
+
+def test_a_domain_that_does_not_exist(domain_lab):
+    report = mailtls.assess_domain("nosuch.mailtls.test", resolver=domain_lab.resolver())
+    assert report.targets[0].outcome is mailtls.Outcome.UNRESOLVED and report.findings == ()
+
+
+def test_domain_reports_round_trip_through_json(zone_reports):
+    for report in zone_reports.values():
+        assert mailtls.from_json(mailtls.to_json(report)) == report
+
+
+@pytest.mark.parametrize("bad", ["", "localhost", "-x.example", "a b.example", "x" * 64 + ".example", "127.0.0.1 -oN x"])
+def test_bad_domain_names_are_refused_before_anything_is_sent(bad):
+    with pytest.raises(mailtls.TargetError):
+        mailtls.assess_domain(bad, resolver=dns.resolver.Resolver(configure=False))
+
+
+# -- parsing, no network ------------------------------------------------------------------
+
+
+def test_policy_syntax():
+    good = "version: STSv1\r\nmode: enforce\r\nmx: mail.example.org\r\nmx: *.example.net\r\nmax_age: 604800\r\n"
+    policy, error = mtasts.parse_policy(good)
+    assert error == "" and policy.mx == ("mail.example.org", "*.example.net") and policy.max_age == 604800
+    for text, complaint in [
+        ("version: STSv2\nmode: enforce\nmx: a.example\nmax_age: 1\n", "version"),
+        ("version: STSv1\nmode: strict\nmx: a.example\nmax_age: 1\n", "mode"),
+        ("version: STSv1\nmode: enforce\nmx: a.example\n", "max_age"),
+        ("version: STSv1\nmode: enforce\nmx: a.example\nmax_age: 31557601\n", "max_age"),
+        ("version: STSv1\nmode: testing\nmax_age: 86400\n", "no mx"),
+        ("version: STSv1\nmode: enforce\nmx: a..example\nmax_age: 86400\n", "pattern"),
+        ("<html>not a policy</html>", "key: value"),
+    ]:
+        assert complaint in mtasts.parse_policy(text)[1]
+    assert mtasts.parse_policy("version: STSv1\nmode: none\nmax_age: 86400\n")[1] == ""
+
+
+def test_mta_sts_and_tls_rpt_records():
+    assert mtasts.parse_record(["v=spf1 -all"]) == (None, "", "")
+    assert mtasts.parse_record(["v=STSv1; id=abc123;"]) == ("v=STSv1; id=abc123;", "abc123", "")
+    assert "id" in mtasts.parse_record(["v=STSv1; id=not-valid!;"])[2]
+    assert "2 v=STSv1" in mtasts.parse_record(["v=STSv1; id=a", "v=STSv1; id=b"])[2]
+    assert tlsrpt.parse_record(["v=TLSRPTv1; rua=mailto:a@example.org,https://r.example/"]).rua == (
+        "mailto:a@example.org",
+        "https://r.example/",
+    )
+    assert "no rua" in tlsrpt.parse_record(["v=TLSRPTv1;"]).error
+    assert "neither" in tlsrpt.parse_record(["v=TLSRPTv1; rua=ftp://x"]).error
+    assert tlsrpt.parse_record([]).record is None
