@@ -1,22 +1,74 @@
-"""Reports to JSON and back, through the one cattrs converter."""
+"""Reports to JSON and back, through the one cattrs converter, against the shipped JSON Schema."""
 
 import json
 
+import attrs
+import jsonschema
 import pytest
 
 import mailtls
+from mailtls.output import _schema
+from mailtls.output.json import RULE_FIELDS, SCHEMA_VERSION, schema_path
 
 from .helpers import recorded
 
+NAMES = ["plain", "starttls", "hardened", "required", "weak", "relay", "odd", "broken", "named"]
 
-@pytest.mark.parametrize("name", ["weak", "named", "broken"])
-def test_round_trip_of_recorded_reports(name):
+
+@pytest.fixture(scope="module")
+def schema():
+    document = json.loads(schema_path().read_text())
+    jsonschema.Draft202012Validator.check_schema(document)
+    return document
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_round_trip_of_recorded_reports(name, schema):
     report = mailtls.assess_xml(recorded(name))
-    assert mailtls.from_json(mailtls.to_json(report)) == report
+    text = mailtls.to_json(report)
+    jsonschema.validate(json.loads(text), schema)
+    assert mailtls.from_json(text) == report
+
+
+def test_the_shipped_schema_is_the_one_the_records_give():
+    # Regenerate with: python -m mailtls.output._schema > mailtls/output/report.schema.json
+    assert json.loads(schema_path().read_text()) == _schema.schema()
+
+
+def test_rule_texts_are_stored_once_per_document():
+    report = mailtls.assess_xml(recorded("weak"))
+    document = json.loads(mailtls.to_json(report))
+    rules = document["rules"]
+    assert set(rules) == {f.rule_id for f in report.findings}
+    (target,) = document["report"]["targets"]
+    assert len(target["findings"]) == len(report.findings) > len(rules)
+    for finding in target["findings"]:
+        assert not set(finding) & set(RULE_FIELDS)  # everything from the rule is in "rules"
+    # Each text appears as often as rules carry it (some rules share a context), not per finding.
+    for rule_id, entry in rules.items():
+        sharing = sum(1 for other in rules.values() if other["remediation"] == entry["remediation"])
+        assert mailtls.to_json(report).count(json.dumps(entry["remediation"])) == sharing, rule_id
+
+
+def test_a_finding_whose_texts_differ_from_its_rule_keeps_them(schema):
+    report = mailtls.assess_xml(recorded("plain"))
+    (target,) = report.targets
+    odd = attrs.evolve(target.findings[0], remediation="a hand-written fix", references=())
+    changed = attrs.evolve(report, targets=(attrs.evolve(target, findings=(*target.findings, odd)),))
+    text = mailtls.to_json(changed)
+    jsonschema.validate(json.loads(text), schema)
+    assert mailtls.from_json(text) == changed
+
+
+def test_json_is_smaller_than_one_copy_of_the_rule_texts_per_finding():
+    # 14,998 bytes (compact) for this host before the rule catalogue (schema 2).
+    text = mailtls.to_json(mailtls.assess_xml(recorded("plain")), indent=None)
+    assert len(text) < 13_000
 
 
 def test_json_is_plain_data():
     document = json.loads(mailtls.to_json(mailtls.assess_xml(recorded("weak"))))
+    assert document["schema"] == SCHEMA_VERSION
     (target,) = document["report"]["targets"]
     assert target["outcome"] == "assessed"
     finding = target["findings"][0]
@@ -30,11 +82,19 @@ def test_json_is_plain_data():
     [
         ("not json", "not JSON"),
         ("[]", "not a mailtls report"),
-        ('{"schema": 99, "report": {}}', "schema 2"),
-        ('{"schema": 1, "report": {"scan": {}}}', "schema 2"),
-        ('{"schema": 2, "report": {"targets": "x"}}', "not a valid mailtls report"),
-        ('{"schema": 2, "report": {"targets": [], "surprise": 1}}', "not a valid mailtls report"),
-        ('{"schema": 2, "report": {"targets": [{"target": "x", "outcome": "maybe"}]}}', "not a valid mailtls report"),
+        ('{"schema": 99, "report": {}}', "schema 3"),
+        ('{"schema": 2, "report": {"targets": []}}', "schema 3"),
+        ('{"schema": 3, "report": {"targets": "x"}}', "not a valid mailtls report"),
+        ('{"schema": 3, "report": {"targets": [], "surprise": 1}}', "not a valid mailtls report"),
+        ('{"schema": 3, "report": {"targets": [{"target": "x", "outcome": "maybe"}]}}', "not a valid mailtls report"),
+        ('{"schema": 3, "rules": [], "report": {"targets": []}}', "'rules' must be an object"),
+        ('{"schema": 3, "rules": {}, "diff": {}}', "a diff of two reports"),
+        (
+            '{"schema": 3, "rules": {}, "report": {"targets": [{"target": "x", "outcome": "assessed", "findings": '
+            '[{"rule_id": "MT101", "severity": "high", "host": "x", "port": 110, "protocol": "pop3", '
+            '"summary": "s"}]}]}}',
+            "points at no complete entry",
+        ),
     ],
 )
 def test_bad_json_raises_serialization_error(text, message):
@@ -52,7 +112,9 @@ def test_to_json_refuses_other_objects():
 def test_findings_as_a_dataframe():
     report = mailtls.assess_xml(recorded("plain"))
     frame = report.to_dataframe()
+    assert list(frame.columns) == [c.name for c in mailtls.FINDING_COLUMNS]
     assert len(frame) == len(report.findings)
     assert list(frame["rule_id"]) == [f.rule_id for f in report.findings]
     assert set(frame[frame.severity >= "high"]["rule_id"]) == {"MT101", "MT102", "MT104"}
     assert frame.loc[0, "protocol"] in {"pop3", "imap", "smtp"}
+    assert frame["port"].dtype == "Int64"

@@ -1,9 +1,13 @@
 """Step 6 of the data flow, for security pipelines: a report as SARIF 2.1.0.
 
-One run per report: the rules that ran are the tool's ``rules`` (with their
-documentation, CWE and cross-references), each finding is a ``result`` whose location
-is the service's URI (``imap://127.0.0.11:143``). ``security-severity`` is the
+One run per report, however many targets: the rules that ran are the tool's ``rules``
+(with their documentation, CWE and cross-references), each finding is a ``result`` whose
+location is the service's URI (``imap://127.0.0.11:143``). ``security-severity`` is the
 property GitHub code scanning and similar tools rank by.
+
+A diff is one run too, its results marked with SARIF's ``baselineState``: ``new``,
+``updated`` (changed) and ``absent`` (resolved). Unverified findings (their host was not
+assessed this time) are not results: each is a warning notification of the run.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import json
 
 from .._errors import SerializationError
+from ..model.diff import Diff
 from ..model.findings import Finding, Severity
 from ..model.report import Report
 from ..rules.registry import Registry
@@ -41,13 +46,13 @@ def _uri(finding: Finding) -> str:
     return f"{scheme}://{host}:{finding.port}" if finding.port is not None else f"{scheme}://{host}"
 
 
-def to_sarif(report: Report, *, registry: Registry | None = None, indent: int | None = 2) -> str:
-    """The report as a SARIF 2.1.0 log (a JSON string).
+def to_sarif(report: Report | Diff, *, registry: Registry | None = None, indent: int | None = 2) -> str:
+    """The report (or a diff of two) as a SARIF 2.1.0 log (a JSON string).
 
     ``registry`` (default ``Registry.default()``) supplies the rule descriptions; pass
     the one the report was made with if it was not the default."""
-    if not isinstance(report, Report):
-        raise SerializationError(f"to_sarif takes a mailtls.Report, got {type(report).__name__}")
+    if not isinstance(report, (Report, Diff)):
+        raise SerializationError(f"to_sarif takes a mailtls.Report or Diff, got {type(report).__name__}")
     from .. import __version__
 
     rules = registry if registry is not None else Registry.default()
@@ -72,9 +77,9 @@ def to_sarif(report: Report, *, registry: Registry | None = None, indent: int | 
             }
         )
     index = {d["id"]: i for i, d in enumerate(descriptors)}
-    results = []
-    for finding in report.findings:
-        result = {
+
+    def result(finding: Finding, baseline: str | None = None) -> dict[str, object]:
+        entry: dict[str, object] = {
             "ruleId": finding.rule_id,
             "level": _LEVEL[finding.severity],
             "message": {"text": f"{finding.summary}. {finding.remediation}".strip()},
@@ -86,11 +91,35 @@ def to_sarif(report: Report, *, registry: Registry | None = None, indent: int | 
             },
         }
         if finding.rule_id in index:
-            result["ruleIndex"] = index[finding.rule_id]
-        results.append(result)
-    notifications = [
-        {"level": "error", "message": {"text": f"{p.stage.value}: {p.message}"}} for p in report.errors
-    ]
+            entry["ruleIndex"] = index[finding.rule_id]
+        if baseline is not None:
+            entry["baselineState"] = baseline
+        return entry
+
+    if isinstance(report, Report):
+        results = [result(f) for f in report.findings]
+        notifications = [
+            {"level": "error", "message": {"text": f"{p.stage.value}: {p.message}"}} for p in report.errors
+        ]
+        invocation = {
+            "executionSuccessful": report.complete,
+            "commandLine": " ; ".join(run.args for run in report.runs),
+            "toolExecutionNotifications": notifications,
+        }
+    else:
+        results = [result(f, "new") for f in report.new]
+        results += [result(c.new, "updated") for c in report.changed]
+        results += [result(f, "absent") for f in report.resolved]
+        notifications = [
+            {
+                "level": "warning",
+                "message": {
+                    "text": f"not verified (host not assessed this time): {f.rule_id} {f.location}: {f.summary}"
+                },
+            }
+            for f in report.unverified
+        ]
+        invocation = {"executionSuccessful": True, "toolExecutionNotifications": notifications}
     log = {
         "$schema": SARIF_SCHEMA,
         "version": "2.1.0",
@@ -103,13 +132,7 @@ def to_sarif(report: Report, *, registry: Registry | None = None, indent: int | 
                         "rules": descriptors,
                     }
                 },
-                "invocations": [
-                    {
-                        "executionSuccessful": report.complete,
-                        "commandLine": " ; ".join(run.args for run in report.runs),
-                        "toolExecutionNotifications": notifications,
-                    }
-                ],
+                "invocations": [invocation],
                 "results": results,
             }
         ],

@@ -1,0 +1,319 @@
+"""A report as one self-contained HTML file people want to open, and the same pieces for notebooks.
+
+The file fetches nothing: the style and the small filtering script are inline, the chart
+is inline SVG, and every text from a scan is escaped (a hostile server's banner is data,
+never markup). It shows the severity summary as a chart, a host x rule matrix, and each
+finding with its evidence, context and fix (the columns of ``FINDING_COLUMNS``), with
+filters by severity and host that work in the browser without a network.
+
+``report_fragment``, ``finding_fragment`` and ``diff_fragment`` are what ``Report``,
+``Finding`` and ``Diff`` show in a notebook: the same markup without the script.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterable
+
+from .._errors import SerializationError
+from ..model.diff import Diff
+from ..model.findings import FINDING_COLUMNS, Finding, Severity
+from ..model.report import Report
+from ._common import CHANGES, NOT_ASSESSED, by_host, diff_line, diff_rows, severity_counts, summary_line
+
+_COLOUR = {
+    Severity.CRITICAL: "#7b1fa2",
+    Severity.HIGH: "#c62828",
+    Severity.MEDIUM: "#ef6c00",
+    Severity.LOW: "#1565c0",
+    Severity.INFO: "#607d8b",
+}
+#: A finding's line shows the compact columns; its details show the others.
+_DETAIL = tuple(c for c in FINDING_COLUMNS if not c.brief)
+
+_MONO = 'ui-monospace,"Liberation Mono",monospace'
+#: Every rule is scoped under .mailtls, so that in a notebook it styles nothing else.
+_RULES = [
+    '{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"Liberation Sans",sans-serif;'
+    "color:#1d232a;max-width:1200px}",
+    " h1{font-size:1.6em;margin:.2em 0}",
+    " h2{font-size:1.2em;margin:1.2em 0 .4em;border-bottom:1px solid #dde3ea}",
+    " .summary{font-size:1.05em;font-weight:600}",
+    " .sev{display:inline-block;min-width:4.6em;padding:0 .4em;border-radius:3px;color:#fff;"
+    "font-size:.85em;text-align:center;font-weight:600}",
+    *(f" .sev-{s.value}{{background:{c}}}" for s, c in _COLOUR.items()),
+    *(f" td.cell-{s.value}{{background:{c};color:#fff;text-align:center}}" for s, c in _COLOUR.items()),
+    " table{border-collapse:collapse;margin:.4em 0}",
+    " th, .mailtls td{border:1px solid #dde3ea;padding:.25em .5em;vertical-align:top;text-align:left}",
+    " th{background:#f3f6f9}",
+    " .matrix td{min-width:2.2em}",
+    " .matrix th.rule{writing-mode:vertical-rl;transform:rotate(180deg);font-weight:500}",
+    " details.finding{border:1px solid #dde3ea;border-left:5px solid #999;border-radius:4px;"
+    "margin:.35em 0;padding:.3em .6em;background:#fff}",
+    *(f" details.finding[data-severity={s.value}]{{border-left-color:{c}}}" for s, c in _COLOUR.items()),
+    " details.finding summary{cursor:pointer}",
+    f" .where{{font-family:{_MONO};font-size:.9em;color:#44515e}}",
+    " dl{display:grid;grid-template-columns:max-content 1fr;gap:.2em .8em;margin:.5em 0}",
+    " dt{font-weight:600;color:#44515e}",
+    " dd{margin:0}",
+    f" ul.evidence{{margin:0;padding-left:1.1em;font-family:{_MONO};font-size:.85em;word-break:break-all}}",
+    " .filters{background:#f3f6f9;padding:.5em .8em;border-radius:4px;position:sticky;top:0;z-index:1}",
+    " .filters label{margin-right:.8em}",
+    " .muted{color:#6b7785}",
+    " .change{font-weight:600;text-transform:uppercase;font-size:.8em;margin-right:.4em}",
+    " [hidden]{display:none!important}",
+]
+_CSS = "\n".join(f".mailtls{rule}" for rule in _RULES)
+
+_SCRIPT = """
+(function () {
+  var root = document.querySelector('.mailtls');
+  var boxes = root.querySelectorAll('input[data-severity]');
+  var host = root.querySelector('select[name=host]');
+  function apply() {
+    var wanted = {};
+    boxes.forEach(function (b) { wanted[b.dataset.severity] = b.checked; });
+    var shown = 0;
+    root.querySelectorAll('details.finding').forEach(function (f) {
+      var visible = wanted[f.dataset.severity] && (!host.value || f.dataset.host === host.value);
+      f.hidden = !visible;
+      if (visible) { shown += 1; }
+    });
+    root.querySelectorAll('section.host').forEach(function (s) {
+      s.hidden = (host.value && s.dataset.host !== host.value) ||
+        (s.querySelector('details.finding') !== null && s.querySelector('details.finding:not([hidden])') === null);
+    });
+    root.querySelectorAll('tr[data-host]').forEach(function (r) {
+      r.hidden = Boolean(host.value) && r.dataset.host !== host.value;
+    });
+    root.querySelector('#shown').textContent = String(shown);
+  }
+  boxes.forEach(function (b) { b.addEventListener('change', apply); });
+  host.addEventListener('change', apply);
+  apply();
+})();
+"""
+
+
+def _e(text: object) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def _badge(severity: Severity) -> str:
+    return f'<span class="sev sev-{severity.value}">{severity.value}</span>'
+
+
+def chart(findings: Iterable[Finding]) -> str:
+    """An inline SVG bar chart of the findings by severity."""
+    counts = severity_counts(findings)
+    top = max(counts.values()) or 1
+    bar_height, gap, label, width = 22, 6, 70, 360
+    rows = []
+    for i, (severity, count) in enumerate(counts.items()):
+        y = i * (bar_height + gap)
+        length = round(width * count / top)
+        rows.append(
+            f'<text x="{label - 6}" y="{y + 16}" text-anchor="end" font-size="13">{severity.value}</text>'
+            f'<rect x="{label}" y="{y}" width="{max(length, 1)}" height="{bar_height}" fill="{_COLOUR[severity]}">'
+            f"<title>{count} {severity.value}</title></rect>"
+            f'<text x="{label + max(length, 1) + 6}" y="{y + 16}" font-size="13">{count}</text>'
+        )
+    height = len(counts) * (bar_height + gap)
+    return (
+        f'<svg class="chart" role="img" aria-label="findings by severity" xmlns="http://www.w3.org/2000/svg" '
+        f'width="{label + width + 50}" height="{height}" viewBox="0 0 {label + width + 50} {height}">'
+        + "".join(rows)
+        + "</svg>"
+    )
+
+
+def matrix(report: Report) -> str:
+    """A host x rule table: each cell is the rule's severity on that host and on how many ports."""
+    rules = sorted({f.rule_id for f in report.findings})
+    if not rules:
+        return '<p class="muted">No findings, so no matrix.</p>'
+    titles = {f.rule_id: f.title for f in report.findings}
+    head = "".join(f'<th class="rule" title="{_e(titles[r])}">{_e(r)}</th>' for r in rules)
+    rows = []
+    for result, findings in by_host(report):
+        address = result.host.address if result.host else result.target
+        cells = []
+        for rule_id in rules:
+            hits = [f for f in findings if f.rule_id == rule_id]
+            if not hits:
+                cells.append("<td></td>")
+                continue
+            worst = max(f.severity for f in hits)
+            where = ", ".join(str(f.port) for f in hits if f.port is not None) or "host"
+            cells.append(
+                f'<td class="cell-{worst.value}" title="{_e(rule_id)} {worst.value} on {_e(where)}">{len(hits)}</td>'
+            )
+        rows.append(f'<tr data-host="{_e(address)}"><th>{_e(result.target)}</th>{"".join(cells)}</tr>')
+    return f'<table class="matrix"><tr><th>host</th>{head}</tr>{"".join(rows)}</table>'
+
+
+def _finding(finding: Finding, *, open_: bool = False, change: str = "", before: Finding | None = None) -> str:
+    marker = f'<span class="change">{_e(change)}</span>' if change else ""
+    details = [
+        f"<dt>Observed</dt><dd>{_e(finding.summary)}</dd>",
+    ]
+    if before is not None:
+        details.append(f"<dt>Before</dt><dd>{_badge(before.severity)} {_e(before.summary)}</dd>")
+    for column in _DETAIL:
+        value = column.value(finding)
+        if value in (None, "", ()):
+            continue
+        if column.name == "evidence":
+            items = "".join(f"<li>{_e(line)}</li>" for line in finding.evidence)
+            details.append(f'<dt>{_e(column.title)}</dt><dd><ul class="evidence">{items}</ul></dd>')
+        elif column.name == "cwe":
+            details.append(f"<dt>{_e(column.title)}</dt><dd>CWE-{_e(value)}</dd>")
+        else:
+            details.append(f"<dt>{_e(column.title)}</dt><dd>{_e(column.text(finding))}</dd>")
+    details.append(f"<dt>Fix</dt><dd>{_e(finding.remediation)}</dd>")
+    return (
+        f'<details class="finding" data-severity="{finding.severity.value}" data-host="{_e(finding.host)}" '
+        f'data-rule="{_e(finding.rule_id)}"{" open" if open_ else ""}>'
+        f"<summary>{marker}{_badge(finding.severity)} <b>{_e(finding.rule_id)}</b> "
+        f'<span class="where">{_e(finding.location)}</span> <b>{_e(finding.title)}</b> — '
+        f"{_e(finding.summary)}</summary>"
+        f"<dl>{''.join(details)}</dl></details>"
+    )
+
+
+def _filters(severities: Iterable[Severity], hosts: Iterable[tuple[str, str]]) -> str:
+    boxes = "".join(
+        f'<label><input type="checkbox" data-severity="{s.value}" checked> {_badge(s)}</label>' for s in severities
+    )
+    options = "".join(f'<option value="{_e(value)}">{_e(label)}</option>' for value, label in hosts)
+    return (
+        f'<div class="filters">{boxes}<label>host <select name="host"><option value="">all hosts</option>'
+        f'{options}</select></label> <span class="muted"><span id="shown">0</span> findings shown</span></div>'
+    )
+
+
+def _host_options(report: Report) -> list[tuple[str, str]]:
+    return [
+        (r.host.address, r.target if r.target == r.host.address else f"{r.target} ({r.host.address})")
+        for r in report.targets
+        if r.host is not None and r.findings
+    ]
+
+
+def _problems(report: Report) -> str:
+    failed = [t for t in report.targets if t.outcome in NOT_ASSESSED]
+    if not failed and not report.errors:
+        return ""
+    items = [f"<li><b>{_e(t.target)}</b>: {_e(t.outcome.value)}: {_e(t.reason)}</li>" for t in failed]
+    items += [
+        f"<li>{_e(p.stage.value)}{' ' + _e(p.address) if p.address else ''}"
+        f"{':' + _e(p.port) if p.port else ''}: {_e(p.message)}</li>"
+        for p in report.errors
+    ]
+    return f'<section id="problems"><h2>Not assessed, and errors</h2><ul>{"".join(items)}</ul></section>'
+
+
+def _hosts(report: Report, *, open_: bool) -> str:
+    sections = []
+    for result, findings in by_host(report):
+        address = result.host.address if result.host else result.target
+        name = result.target if result.target == address else f"{result.target} ({address})"
+        reason = f": {result.reason}" if result.reason else ""
+        body = "".join(_finding(f, open_=open_) for f in findings) or (
+            f'<p class="muted">No findings ({_e(result.outcome.value)}{_e(reason)}).</p>'
+        )
+        sections.append(
+            f'<section class="host" data-host="{_e(address)}"><h2>{_e(name)} '
+            f'<span class="muted">{len(findings)} findings</span></h2>{body}</section>'
+        )
+    return "".join(sections)
+
+
+def _document(title: str, body: str) -> str:
+    # The Content-Security-Policy makes "no network" a property of the file, not a promise:
+    # the browser refuses any fetch, and runs only the one inline script.
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
+        "style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:\">"
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{_e(title)}</title><style>{_CSS}</style></head>"
+        f'<body><div class="mailtls">{body}</div><script>{_SCRIPT}</script></body></html>\n'
+    )
+
+
+def to_html(report: Report | Diff) -> str:
+    """One self-contained HTML document (a str): open it in any browser, offline."""
+    if isinstance(report, Diff):
+        return _document("mailtls diff", _diff_body(report, filters=True))
+    if not isinstance(report, Report):
+        raise SerializationError(f"to_html takes a mailtls.Report or Diff, got {type(report).__name__}")
+    severities = [s for s, n in severity_counts(report.findings).items() if n]
+    runs = "".join(
+        f"<li>{_e(r.args)}{f' ({r.started:%Y-%m-%d %H:%M} UTC)' if r.started else ''}</li>" for r in report.runs
+    )
+    body = (
+        "<header><h1>mailtls report</h1>"
+        f'<p class="summary">{_e(summary_line(report))}</p>'
+        f'<details class="muted"><summary>{len(report.runs)} nmap run(s)</summary><ul>{runs}</ul></details></header>'
+        f'<section id="chart">{chart(report.findings)}</section>'
+        + _filters(severities, _host_options(report))
+        + f'<section id="matrix"><h2>Hosts &times; rules</h2>{matrix(report)}</section>'
+        + f'<section id="findings">{_hosts(report, open_=False)}</section>'
+        + _problems(report)
+    )
+    return _document("mailtls report", body)
+
+
+def _diff_body(diff: Diff, *, filters: bool) -> str:
+    rows = diff_rows(diff)
+    parts = ["<header><h1>mailtls diff</h1>", f'<p class="summary">{_e(diff_line(diff))}</p></header>']
+    parts.append(
+        f'<section id="chart">{chart(r.finding for r in rows if r.change in ("new", "changed"))}'
+        '<p class="muted">new and changed findings by severity</p></section>'
+    )
+    if filters:
+        severities = sorted({r.finding.severity for r in rows}, reverse=True)
+        hosts = sorted({r.finding.host for r in rows})
+        parts.append(_filters(severities, [(h, h) for h in hosts]))
+    for change in CHANGES:
+        selected = [r for r in rows if r.change == change]
+        if selected:
+            entries = "".join(_finding(r.finding, change=change, before=r.before) for r in selected)
+            parts.append(
+                f'<section class="change-{change}"><h2>{change.capitalize()} ({len(selected)})</h2>{entries}</section>'
+            )
+    return "".join(parts)
+
+
+def _fragment(body: str) -> str:
+    return f'<div class="mailtls"><style>{_CSS}</style>{body}</div>'
+
+
+def report_fragment(report: Report) -> str:
+    """What a ``Report`` shows in a notebook: summary, chart, matrix and a findings table."""
+    brief = [c for c in FINDING_COLUMNS if c.brief]
+    head = "".join(f"<th>{_e(c.title)}</th>" for c in brief)
+    rows = "".join(
+        "<tr>"
+        + "".join(
+            f"<td>{_badge(f.severity)}</td>" if c.name == "severity" else f"<td>{_e(c.text(f))}</td>" for c in brief
+        )
+        + "</tr>"
+        for f in report.findings
+    )
+    table = f"<table><tr>{head}</tr>{rows}</table>" if report.findings else ""
+    return _fragment(
+        f'<p class="summary">{_e(summary_line(report))}</p>{chart(report.findings)}'
+        f"<h2>Hosts &times; rules</h2>{matrix(report)}<h2>Findings</h2>{table}{_problems(report)}"
+    )
+
+
+def finding_fragment(finding: Finding) -> str:
+    """What a ``Finding`` shows in a notebook: the finding, opened."""
+    return _fragment(_finding(finding, open_=True))
+
+
+def diff_fragment(diff: Diff) -> str:
+    """What a ``Diff`` shows in a notebook."""
+    return _fragment(_diff_body(diff, filters=False))
