@@ -45,8 +45,16 @@ FIRES = {
 }
 
 
+#: Rules the main lab hosts cannot show, and the test module that shows each on its own servers.
+ELSEWHERE = {
+    "MT106": "test_injection.py (an injectable STARTTLS server)",
+    **{f"MT50{i}": "test_domain.py (the DNS lab's zones)" for i in range(1, 10)},
+}
+
+
 def test_every_builtin_rule_is_covered():
-    assert set(FIRES) == {r.id for r in mailtls.Registry.default(plugins=False)}
+    assert set(FIRES) | set(ELSEWHERE) == {r.id for r in mailtls.Registry.default(plugins=False)}
+    assert not set(FIRES) & set(ELSEWHERE)
 
 
 @pytest.mark.parametrize("rule_id", sorted(FIRES))

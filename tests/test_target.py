@@ -111,5 +111,8 @@ def test_nmap_command_is_built_from_validated_parts():
     assert "-sV" not in nmap_arguments(NmapJob((parse_target("127.0.0.1"),), (25,), 30))
     assert "-6" in args and args[args.index("--host-timeout") + 1] == "30s"
     assert args[args.index("-p") + 1] == "T:25,993" and "::1" not in args  # targets go to stdin
-    assert args[args.index("--script") + 1] == "ssl-enum-ciphers,ssl-cert,smtp-commands,imap-capabilities,pop3-capabilities"
+    scripts = args[args.index("--script") + 1].split(",")
+    # nmap's own scripts by name, mailtls's by the path of the file shipped in the package
+    assert [s.rsplit("/", 1)[-1].removesuffix(".nse") for s in scripts] == list(mailtls.protocols.SCRIPTS)
+    assert all(s.startswith("/") and s.endswith(".nse") for s in scripts if s.startswith(("/", "mailtls")))
     assert port_spec((25, 110)) == "T:25,110"
