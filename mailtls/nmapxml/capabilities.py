@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 
 import attrs
-
 from lxml import etree
 
 from ..model.records import Capabilities
@@ -66,8 +65,9 @@ def ehlo_capabilities(elem: etree._Element, raw: str, *, before_tls: bool) -> Ca
     """What ``mailtls-ehlo`` saw: its ``keywords`` lines, each one EHLO reply line after the
     first (RFC 5321 4.1.1.1: the first line is the domain and free text), or its ``error``.
 
-    ``raw`` is what the Capabilities keep as the script's output: ``smtp-commands``'s string
-    where it ran too, for the HELP text that mailtls-ehlo does not ask for."""
+    ``raw`` is ``smtp-commands``'s string where it ran too: the Capabilities keep it, for the
+    HELP text that mailtls-ehlo does not ask for. Otherwise they keep the EHLO lines in
+    smtp-commands' shape (joined with ", "), for evidence."""
     fields = {child.get("key", ""): child for child in elem}
     error = fields.get("error")
     if error is not None:
@@ -76,7 +76,8 @@ def ehlo_capabilities(elem: etree._Element, raw: str, *, before_tls: bool) -> Ca
     if keywords is None or "greeting" not in fields:
         return ExchangeFailed("mailtls-ehlo printed no EHLO reply")
     lines = [(line.text or "").strip() for line in keywords.iterchildren("elem")]
-    return _smtp_keywords("mailtls-ehlo", raw, lines, before_tls)
+    greeting = (fields["greeting"].text or "").strip()
+    return _smtp_keywords("mailtls-ehlo", raw.strip() and raw or ", ".join([greeting, *lines]), lines, before_tls)
 
 
 def _smtp_capabilities(script: str, raw: str, before_tls: bool) -> Capabilities:

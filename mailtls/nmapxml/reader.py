@@ -16,8 +16,9 @@ from __future__ import annotations
 import datetime as dt
 import io
 import ipaddress
+import itertools
 import os
-from typing import IO, Callable, Iterator, TypeVar, Union
+from typing import IO, Callable, Iterable, Iterator, TypeVar, Union
 
 from lxml import etree
 
@@ -38,6 +39,7 @@ from ..model.records import (
 )
 from ..protocols import (
     CAPABILITY_SCRIPTS,
+    EHLO_SCRIPT,
     NMAP_STARTTLS_PORTS,
     NMAP_STARTTLS_SERVICES,
     PORT_PROTOCOL,
@@ -46,6 +48,7 @@ from ..protocols import (
 )
 from .capabilities import ExchangeFailed
 from .capabilities import capabilities as read_capabilities
+from .capabilities import ehlo_capabilities as read_ehlo
 from .nse import certificate as read_certificate
 from .nse import tls_profile as read_tls_profile
 
@@ -57,10 +60,14 @@ HostRead = tuple[HostRecord, tuple[Problem, ...]]
 
 #: Bounds on what one document may hold, so that a hostile file costs linear time and
 #: bounded memory. nmap itself never comes near them: a host has at most 65,535 ports
-#: per transport, and nmap's own attribute values are short.
-MAX_PORTS_PER_HOST = 2 * 65535
+#: per transport (and nmap folds all but a few of one state into <extraports>), and
+#: nmap's own attribute values are short. A <port> element held until its host ends
+#: costs about 3 KB, so 65,535 of them stay near 200 MB.
+MAX_PORTS_PER_HOST = 65535
 MAX_SCRIPTS_PER_PORT = 256
 MAX_ATTRIBUTE_LENGTH = 1 << 20
+#: Repeated <port> elements named one by one in a host's problems; the rest are counted.
+MAX_REPORTED_DUPLICATES = 20
 # Records shared between equal subtrees (see ScanReader._shared): how many, and how large.
 _MAX_SHARED = 1024
 _MAX_SHARED_KEY = 64 * 1024
@@ -126,6 +133,13 @@ class ScanReader:
     def _finish(self) -> None:
         if not self._complete and not any(p.stage is Stage.PARSE for p in self.problems):
             self.problems.append(Problem(stage=Stage.PARSE, message="the XML has no closing </nmaprun>"))
+        elif self._complete and not self._finished:
+            # nmap writes <runstats><finished exit=...> last, always: without it, how the run
+            # ended is unknown (python-nmap raises AttributeError on such a file). A problem of
+            # the run as a whole (Stage.SCAN), like nmap's own exit status.
+            self.problems.append(
+                Problem(stage=Stage.SCAN, message="the XML has no <runstats><finished>: nmap did not say how the run ended")
+            )
         if self._finished.get("exit") == "error":
             self.problems.append(
                 Problem(stage=Stage.SCAN, message=f"nmap reported an error: {self._finished.get('errormsg', '')}")
@@ -155,15 +169,46 @@ class ScanReader:
             remove_comments=True,
             remove_pis=True,
         )
-        ports_in_host = 0
+        ports_in_host = repeat_count = 0
+        port_keys: set[tuple[str, str]] = set()
+        repeats: list[tuple[str, str]] = []
+        # The host being read: where its ports are read as they end (see below).
+        context: tuple[str, str | None, dt.datetime | None] | None = None
+        context_read = False
+        early: list[PortRecord] = []
+        host_problems: list[Problem] = []
         for event, elem in parser:
             tag = elem.tag
             parent = elem.getparent()
             if tag == "port":
-                if event == "end":
-                    ports_in_host += 1
-                    if ports_in_host > MAX_PORTS_PER_HOST and parent is not None:
+                if event == "end" and parent is not None:
+                    # Dropped as soon as read, so that memory stays bounded: a repeat of a port
+                    # already seen in this host, and every port past the bound.
+                    key = (elem.get("protocol", "tcp"), elem.get("portid", ""))
+                    if key in port_keys:
                         parent.remove(elem)
+                        repeats.append(key)
+                        del repeats[MAX_REPORTED_DUPLICATES:]
+                        repeat_count += 1
+                    else:
+                        ports_in_host += 1
+                        if ports_in_host > MAX_PORTS_PER_HOST:
+                            parent.remove(elem)
+                        else:
+                            port_keys.add(key)
+                            # Read into its record at once and freed, when the host's address
+                            # came first (as nmap writes it): a host of many ports is never
+                            # held whole. Otherwise the port waits for its host's end tag.
+                            host_el = parent.getparent()
+                            if parent.tag == "ports" and _is_top_level_host(host_el):
+                                if not context_read:
+                                    context, context_read = self._context(host_el, host_problems), True
+                                if context is not None:
+                                    address, hostname, scanned_at = context
+                                    port = self._port(address, hostname, scanned_at, elem, host_problems)
+                                    parent.remove(elem)
+                                    if port is not None:
+                                        early.append(port)
                 continue
             if tag == "nmaprun":
                 if parent is not None:
@@ -176,7 +221,7 @@ class ScanReader:
             if event != "end" or parent is None:
                 continue
             if tag == "host" and parent.getparent() is None and parent.tag == "nmaprun":
-                problems: list[Problem] = []
+                problems: list[Problem] = host_problems
                 if ports_in_host > MAX_PORTS_PER_HOST:
                     problems.append(
                         Problem(
@@ -185,9 +230,13 @@ class ScanReader:
                             f"{MAX_PORTS_PER_HOST} were read",
                         )
                     )
-                ports_in_host = 0
+                problems.extend(_repeated_ports(repeats, repeat_count))
+                ports_in_host = repeat_count = 0
+                port_keys.clear()
+                repeats.clear()
                 self._foreign_siblings(elem)
-                host = self._host(elem, problems)
+                host = self._host(elem, problems, context, early)
+                context, context_read, early, host_problems = None, False, [], []
                 _free(elem, parent)
                 if host is not None:
                     self._hosts_read += 1
@@ -246,31 +295,62 @@ class ScanReader:
             )
         return stamp
 
-    def _host(self, elem: etree._Element, problems: list[Problem]) -> HostRecord | None:
+    def _context(
+        self, elem: etree._Element, problems: list[Problem]
+    ) -> tuple[str, str | None, dt.datetime | None] | None:
+        """What every port of a host is read with: its address, its name, when it was scanned;
+        None if the host has no valid IP address (so far)."""
         addresses = [a.get("addr", "") for a in elem.iterfind("address") if a.get("addrtype") in ("ipv4", "ipv6")]
-        if not addresses:
-            problems.append(Problem(stage=Stage.PARSE, message="a <host> without an IP address was skipped"))
-            return None
-        address = _ip(addresses[0])
+        address = _ip(addresses[0]) if addresses else None
         if address is None:
-            problems.append(
-                Problem(stage=Stage.PARSE, message=f"a <host> whose address is not an IP address was skipped: {addresses[0][:80]!r}")
-            )
             return None
-        status = elem.find("status")
         hostname = next(
             (h.get("name") for h in elem.iterfind("hostnames/hostname") if h.get("type") == "user"), None
         )
-        timed_out = elem.get("timedout") == "true"
         scanned_at = self._epoch(elem.get("starttime"), "host starttime", problems) or self._started
+        return address, hostname, scanned_at
+
+    def _host(
+        self,
+        elem: etree._Element,
+        problems: list[Problem],
+        context: tuple[str, str | None, dt.datetime | None] | None = None,
+        early: Iterable[PortRecord] = (),
+    ) -> HostRecord | None:
+        """The host's record; ``context`` and ``early`` are what ``_walk`` read while the host
+        was still open (its context, and the ports it read then)."""
+        if context is None:
+            addresses = [a.get("addr", "") for a in elem.iterfind("address") if a.get("addrtype") in ("ipv4", "ipv6")]
+            if not addresses:
+                problems.append(Problem(stage=Stage.PARSE, message="a <host> without an IP address was skipped"))
+                return None
+            if _ip(addresses[0]) is None:
+                problems.append(
+                    Problem(stage=Stage.PARSE, message=f"a <host> whose address is not an IP address was skipped: {addresses[0][:80]!r}")
+                )
+                return None
+            context = self._context(elem, problems)
+            assert context is not None
+        address, hostname, scanned_at = context
+        status = elem.find("status")
+        timed_out = elem.get("timedout") == "true"
+
+        def the_rest() -> Iterator[PortRecord]:
+            for port_el in list(elem.iterfind("ports/port")):
+                port = self._port(address, hostname, scanned_at, port_el, problems)
+                holder = port_el.getparent()
+                if holder is not None:
+                    holder.remove(port_el)
+                if port is not None:
+                    yield port
+
         ports: list[PortRecord] = []
         seen: set[tuple[str, int]] = set()
-        for port_el in elem.iterfind("ports/port"):
-            port = self._port(address, hostname, scanned_at, port_el, problems)
-            if port is None:
-                continue
+        for port in itertools.chain(early, the_rest()):
             key = (port.transport, port.number)
             if key in seen:
+                # Repeats of the same portid were dropped while reading (see _walk); what is
+                # left are spellings of one number ("110", "0110").
                 problems.append(
                     Problem(stage=Stage.PARSE, address=address, port=port.number, message=f"port {port.number}/{port.transport} appears twice: only the first is read")
                 )
@@ -352,13 +432,24 @@ class ScanReader:
         state = _state(state_el.get("state") if state_el is not None else None)
         capabilities: Capabilities | None = None
         inconclusive = ""
+        before_tls = tls_mode is not TlsMode.IMPLICIT
         for script_id, script_protocol in CAPABILITY_SCRIPTS.items():
             script_el = scripts.get(script_id)
             if script_el is None:
                 continue
-            read = read_capabilities(
-                script_id, script_el.get("output", ""), script_protocol, before_tls=tls_mode is not TlsMode.IMPLICIT
-            )
+            if script_id == EHLO_SCRIPT:
+                # mailtls's own script keeps EHLO's lines apart; smtp-commands adds the HELP text.
+                help_el = scripts.get("smtp-commands")
+                help_output = help_el.get("output", "") if help_el is not None else ""
+                def read_ehlo_here(el: etree._Element, raw: str = help_output) -> Capabilities | ExchangeFailed:
+                    return read_ehlo(el, raw, before_tls=before_tls)
+
+                ehlo = guarded(script_id, read_ehlo_here)
+                if ehlo is None:
+                    continue  # unreadable: smtp-commands, if it ran, is read instead
+                read: Capabilities | ExchangeFailed = ehlo
+            else:
+                read = read_capabilities(script_id, script_el.get("output", ""), script_protocol, before_tls=before_tls)
             if isinstance(read, ExchangeFailed):
                 inconclusive = read.reason
             else:
@@ -390,6 +481,24 @@ class ScanReader:
 def _certificate_and_complaints(elem: etree._Element) -> tuple[Certificate | None, tuple[str, ...]]:
     complaints: list[str] = []
     return read_certificate(elem, complaints.append), tuple(complaints)
+
+
+def _is_top_level_host(elem: etree._Element | None) -> bool:
+    if elem is None or elem.tag != "host":
+        return False
+    root = elem.getparent()
+    return root is not None and root.tag == "nmaprun" and root.getparent() is None
+
+
+def _repeated_ports(repeats: list[tuple[str, str]], count: int) -> list[Problem]:
+    """Problems for the <port> elements that repeated one already read in the same host."""
+    found = [
+        Problem(stage=Stage.PARSE, port=_int(portid), message=f"port {portid[:20]!r}/{transport[:10]} appears twice: only the first is read")
+        for transport, portid in repeats
+    ]
+    if count > len(repeats):
+        found.append(Problem(stage=Stage.PARSE, message=f"{count - len(repeats)} more repeated <port> elements were not read"))
+    return found
 
 
 def _why_inconclusive(service: Service, protocol: Protocol, failure: str) -> str:

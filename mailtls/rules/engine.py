@@ -42,7 +42,8 @@ def assess_host(
         for item in registry.port_rules(port.protocol):
             findings.extend(_run(item, registry, port, host, port, found, strict))
     # A host rule's observation about a port nothing could be concluded about is not a finding.
-    findings = [f for f in findings if f.port is None or _assessable(host, f.port)]
+    assessable = {p.number for p in host.assessable_ports if p.transport == "tcp"}  # once: hosts may hold 65,535 ports
+    findings = [f for f in findings if f.port is None or f.port in assessable]
     outcome, reason = outcome_of(host)
     return TargetResult(
         target=target or host.hostname or host.address,
@@ -53,11 +54,6 @@ def assess_host(
         problems=tuple(found),
         requested=requested,
     )
-
-
-def _assessable(host: HostRecord, number: int) -> bool:
-    port = host.port(number)
-    return port is not None and port.assessable
 
 
 def evaluate(scan: ScanRecord, registry: Registry, *, strict: bool = False) -> Report:

@@ -121,7 +121,8 @@ def scan_batch(batch: Batch, on_scanned: Callable[[Scanned], None] | None = None
             if target is None or target not in pending:
                 continue
             host, problems, unconfirmed = pending.pop(target)
-            finish(Scanned(target, _merge(host, detailed, unconfirmed), (*problems, *more)))
+            merged = _merge(host, detailed, unconfirmed)
+            finish(Scanned(target, merged, (*_superseded(problems, host, merged), *more)))
         runs.append(second.run)
         run_problems += second.problems
         for target, (host, problems, unconfirmed) in pending.items():
@@ -149,6 +150,13 @@ def _merge(first: HostRecord, second: HostRecord, ports: tuple[int, ...]) -> Hos
     detailed = {p.number: p for p in second.ports if p.transport == "tcp" and p.number in ports}
     merged = tuple(detailed.get(p.number, p) if p.transport == "tcp" else p for p in first.ports)
     return attrs.evolve(first, ports=merged, timed_out=first.timed_out or second.timed_out)
+
+
+def _superseded(problems: tuple[Problem, ...], first: HostRecord, merged: HostRecord) -> tuple[Problem, ...]:
+    """The first pass's problems, less its exchange failures on ports the second pass read
+    again: the second pass reports those itself (once, and only if they still fail)."""
+    replaced = {p.number for p in merged.ports if first.port(p.number) is not p}
+    return tuple(p for p in problems if not (p.stage is Stage.EXCHANGE and p.port in replaced))
 
 
 def _inconclusive(host: HostRecord, ports: Iterable[int], why: str) -> HostRecord:

@@ -14,8 +14,14 @@ GROUP = "Mail port layout"
 
 
 
-def _implicit(host: HostRecord, protocol: Protocol) -> list[PortRecord]:
-    return [p for p in host.assessable_ports if p.protocol is protocol and p.tls_mode is TlsMode.IMPLICIT]
+def _implicit(host: HostRecord) -> dict[Protocol, list[PortRecord]]:
+    """The host's implicit-TLS ports by protocol, found once per host (not once per port:
+    a host may list tens of thousands of ports)."""
+    found: dict[Protocol, list[PortRecord]] = {}
+    for port in host.assessable_ports:
+        if port.tls_mode is TlsMode.IMPLICIT:
+            found.setdefault(port.protocol, []).append(port)
+    return found
 
 
 def _client_facing(port: PortRecord) -> bool:
@@ -41,8 +47,9 @@ def _client_facing(port: PortRecord) -> bool:
 def starttls_only(host: HostRecord) -> Iterator[Observation]:
     """A client-facing mail service (POP3, IMAP or submission) offers TLS only through STARTTLS,
     and the host has no implicit-TLS port for the same protocol."""
+    implicit = _implicit(host)
     for port in host.assessable_ports:
-        if port.tls_mode is TlsMode.STARTTLS and _client_facing(port) and not _implicit(host, port.protocol):
+        if port.tls_mode is TlsMode.STARTTLS and _client_facing(port) and not implicit.get(port.protocol):
             yield Observation(
                 summary=f"{port.protocol.value.upper()} on port {port.number} has TLS only through STARTTLS; "
                 f"no implicit-TLS port ({IMPLICIT_TLS_PORT[port.protocol]}) answers",
@@ -67,10 +74,11 @@ def starttls_only(host: HostRecord) -> Iterator[Observation]:
 def plaintext_beside_tls(host: HostRecord) -> Iterator[Observation]:
     """POP3 or IMAP is open on a plaintext or STARTTLS port while the same host serves the same
     protocol with implicit TLS (110 beside 995, 143 beside 993)."""
+    implicit = _implicit(host)
     for port in host.assessable_ports:
         if port.protocol not in (Protocol.POP3, Protocol.IMAP) or port.tls_mode is TlsMode.IMPLICIT:
             continue
-        siblings = _implicit(host, port.protocol)
+        siblings = implicit.get(port.protocol)
         if siblings:
             yield Observation(
                 summary=f"{port.protocol.value.upper()} on port {port.number} is open although port "
