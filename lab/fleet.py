@@ -28,6 +28,7 @@ import argparse
 import asyncio
 import datetime as dt
 import enum
+import fcntl
 import ipaddress
 import os
 import resource
@@ -40,6 +41,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 __all__ = [
     "DEFAULT_HOSTS",
@@ -60,14 +62,13 @@ HOSTS_PER_BLOCK = 250
 MAX_HOSTS = 256 * HOSTS_PER_BLOCK
 NETWORK = ipaddress.ip_network("127.100.0.0/16")
 DEFAULT_WORKDIR = "/tmp/mailtls-fleet"
+LOCK_FILE = "/tmp/mailtls-fleet.lock"
 START_TIMEOUT = 30.0
 
 SMTP, POP3, IMAP = 25, 110, 143
 MAIL_PORTS = (SMTP, POP3, IMAP)
 #: What the scan of the fleet asks nmap for: every standard mail port (the implicit-TLS
 #: ones and 587 stay closed on every host) and the scripts mailtls reads.
-SCAN_PORTS = (25, 110, 143, 465, 587, 993, 995)
-SCAN_SCRIPTS = ("ssl-enum-ciphers", "ssl-cert", "smtp-commands", "imap-capabilities", "pop3-capabilities")
 
 #: Seconds a "slow" host waits before each greeting: well inside nmap's script timeouts
 #: (comm.lua: 6 s + the connect timeout; the capability scripts allow 10 s).
@@ -240,13 +241,15 @@ def _host(index: int) -> FleetHost:
 
 
 def nmap_command(addresses: Iterable[str], xml_path: str | os.PathLike[str]) -> list[str]:
-    """The nmap command that scans fleet hosts the way mailtls's tests do (no DNS, no ping)."""
-    return [
-        "nmap", "-Pn", "-n", "-oX", os.fspath(xml_path),
-        "-p", "T:" + ",".join(map(str, SCAN_PORTS)),
-        "--script", ",".join(SCAN_SCRIPTS),
-        *addresses,
-    ]  # fmt: skip
+    """One nmap run over fleet hosts with mailtls's options and scripts (no -sV, no DNS, no
+    ping), the hosts on the command line."""
+    from mailtls.protocols import DEFAULT_PORTS
+    from mailtls.scan.runner import NmapJob, nmap_arguments
+    from mailtls.scan.targets import parse_target
+
+    targets = [parse_target(a) for a in addresses]
+    job = NmapJob(tuple(targets), DEFAULT_PORTS, 600)
+    return ["nmap", "-oX", os.fspath(xml_path), *nmap_arguments(job), *(t.value for t in targets)]
 
 
 # -- the running fleet, seen from the process that started it -------------------------------
@@ -255,8 +258,11 @@ def nmap_command(addresses: Iterable[str], xml_path: str | os.PathLike[str]) -> 
 class Fleet:
     """A running fleet server (returned by :func:`start`); a context manager that stops it on exit."""
 
-    def __init__(self, process: subprocess.Popen[bytes], workdir: Path, fleet_hosts: list[FleetHost]):
+    def __init__(
+        self, process: subprocess.Popen[bytes], workdir: Path, fleet_hosts: list[FleetHost], lock: IO[str] | None = None
+    ):
         self.process = process
+        self._lock = lock
         self.workdir = workdir
         self.hosts = fleet_hosts
         self.log = workdir / "fleet.log"
@@ -291,6 +297,9 @@ class Fleet:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        if self._lock is not None:
+            self._lock.close()  # releases the machine-wide fleet lock
+            self._lock = None
 
     def __enter__(self) -> Fleet:
         return self
@@ -314,6 +323,9 @@ def start(
     server holds the address).
     """
     fleet_hosts = hosts(n)
+    # One fleet per machine at a time (its addresses are fixed): wait for the one running.
+    lock = open(LOCK_FILE, "w")  # noqa: SIM115 - held until Fleet.stop()
+    fcntl.flock(lock, fcntl.LOCK_EX)
     root = Path(workdir or os.environ.get("MAILTLS_FLEET_DIR") or DEFAULT_WORKDIR).resolve()
     root.mkdir(parents=True, exist_ok=True)
     project = Path(__file__).resolve().parent.parent
@@ -330,7 +342,7 @@ def start(
     ]
     with open(root / "fleet.log", "wb") as log:
         process = subprocess.Popen(command, cwd=project, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
-    fleet = Fleet(process, root, fleet_hosts)
+    fleet = Fleet(process, root, fleet_hosts, lock)
     try:
         _wait_until_listening(fleet, time.monotonic() + timeout)
         _check_closed_ports(fleet)

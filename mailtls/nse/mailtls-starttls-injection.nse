@@ -82,9 +82,11 @@ local function lines_until(socket, done)
   return nil, "too many lines", seen
 end
 
--- What the server says until it closes the connection (or goes quiet). The answers due
--- here are a line or two: a server that keeps talking is not waited for.
-local function rest(socket)
+-- What the server says inside TLS, up to its answer to the closing command (closed(l)),
+-- its closing the connection, or its going quiet. The answers due here are a line or
+-- two: a server that keeps talking is not waited for, and once the first line is in,
+-- the wait for each further one is short, since anything injected was answered first.
+local function rest(socket, closed)
   local seen = {}
   for _ = 1, 20 do
     local l = line(socket)
@@ -92,6 +94,10 @@ local function rest(socket)
       break
     end
     seen[#seen + 1] = l
+    if closed(l) then
+      break
+    end
+    socket:set_timeout(1000)
   end
   return seen
 end
@@ -129,6 +135,7 @@ local PROTOCOLS = {
       return reply[#reply]:match("^220") ~= nil, reply[#reply]
     end,
     close = "QUIT\r\n",
+    closed = function(l) return l:match("^221") ~= nil end,
     -- Inside TLS only QUIT's 221 is due; a 250 can only answer the injected NOOP.
     injected_answer = function(l)
       return l:match("^250 ") ~= nil
@@ -159,6 +166,7 @@ local PROTOCOLS = {
       return reply[#reply]:match("^M2 OK") ~= nil, reply[#reply]
     end,
     close = "M4 LOGOUT\r\n",
+    closed = function(l) return l:match("^M4 ") ~= nil end,
     -- Tags make it certain: M3 was only ever sent in plaintext.
     injected_answer = function(l) return l:match("^M3 ") ~= nil end,
   },
@@ -190,6 +198,8 @@ local PROTOCOLS = {
       return reply:match("^%+OK") ~= nil, reply
     end,
     close = "QUIT\r\n",
+    -- QUIT's "+OK" cannot be told from CAPA's first line: wait (briefly) for what follows.
+    closed = function(l) return false end,
     -- QUIT gets one status line; a CAPA answer brings its list and the "." that ends it.
     injected_answer = function(l) return l == "." end,
   },
@@ -209,7 +219,7 @@ local function starttls_alone_works(host, port, proto)
       works = socket:reconnect_ssl()
       if works then
         socket:send(proto.close)
-        rest(socket)
+        rest(socket, proto.closed)
       end
     end
   end
@@ -266,7 +276,7 @@ action = function(host, port)
     return result("inconclusive", "TLS handshake after STARTTLS failed: " .. tostring(tls_err))
   end
   socket:send(proto.close)
-  local inside = rest(socket)
+  local inside = rest(socket, proto.closed)
   socket:close()
   for _, l in ipairs(inside) do
     if proto.injected_answer(l) then

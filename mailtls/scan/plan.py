@@ -8,8 +8,9 @@ more on implicit-TLS ports):
 1. the TLS and capability scripts without ``-sV``, on every host of the batch: nmap
    runs them by port number on the standard mail ports, and a capability script that
    answers proves the protocol spoken there;
-2. ``-sV`` with the same scripts, only on the hosts and open ports the first pass could
-   not confirm as mail (non-standard ports, something else on a mail port, silence).
+2. ``-sV`` with the same scripts, only on the hosts and open non-standard ports where
+   the first pass learned nothing (there the scripts only run once -sV has named the
+   service). A standard mail port where nothing answered stays inconclusive.
 
 The findings are the same as one ``-sV`` pass over every port; the tests check that
 against recorded single-pass scans of the lab. A host whose ports were all confirmed in
@@ -31,6 +32,7 @@ import attrs
 
 from ..model.records import HostRecord, PortRecord, Problem, RunRecord, Stage
 from ..model.report import Outcome
+from ..protocols import PORT_PROTOCOL
 from .runner import GRACE, NmapJob, NmapRun
 from .targets import Target
 
@@ -137,11 +139,21 @@ def scan_batch(batch: Batch, on_scanned: Callable[[Scanned], None] | None = None
 
 
 def _unconfirmed(host: HostRecord) -> tuple[int, ...]:
-    """Open ports where no capability script answered and no TLS was seen: -sV may tell what they are."""
+    """Open non-standard ports where no script answered: -sV may tell what they are.
+
+    On a standard mail port the first pass already ran that protocol's capability script
+    and the TLS scripts; if none of them got an answer, the port is inconclusive (with what
+    nmap saw), and -sV is not tried: it could at most name a stranger protocol there, and
+    against a silent or refusing server it costs tens of seconds per port, or a whole
+    batch's time when nmap's ssl-cert waits on such a port under its global lock."""
     return tuple(
         p.number
         for p in host.open_ports
-        if p.capabilities is None and p.tls is None and p.certificate is None and p.service.method != "probed"
+        if p.number not in PORT_PROTOCOL
+        and p.capabilities is None
+        and p.tls is None
+        and p.certificate is None
+        and p.service.method != "probed"
     )
 
 
