@@ -27,8 +27,11 @@ from ..model.report import Outcome
 from .plan import Batch, BatchResult, Scanned, scan_batch
 from .targets import Target
 
-#: Hosts per nmap run, at most. nmap starts every host of a run together (see runner.py).
-MAX_BATCH = 256
+#: Hosts per nmap run, at most. nmap starts every host of a run together (see runner.py),
+#: so this is plenty for its parallelism, and few enough that one host that stalls nmap
+#: holds up only its own batch: nmap's ssl-cert takes certificates under one global lock
+#: per process, and a silent host keeps it for minutes (measured on the fleet, lab/fleet.py).
+MAX_BATCH = 64
 #: nmap runs at once, at most.
 MAX_CONCURRENCY = 64
 
