@@ -32,12 +32,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import lab  # noqa: E402
-import lab.fleet  # noqa: E402
-import mailtls  # noqa: E402
-from mailtls.protocols import DEFAULT_PORTS  # noqa: E402
-from mailtls.scan.runner import NmapJob, naive_command, nmap_arguments  # noqa: E402
-from mailtls.scan.targets import parse_target  # noqa: E402
+import lab
+import lab.fleet
+import mailtls
+from mailtls.protocols import DEFAULT_PORTS
+from mailtls.scan.runner import NmapJob, naive_command, nmap_arguments
+from mailtls.scan.targets import parse_target
 
 
 def timed(fn):  # type: ignore[no-untyped-def]
@@ -89,11 +89,15 @@ def bench_fleet(size: int, per_host_max: int, naive_max: int, dask: bool) -> lis
             ) as cluster, distributed.Client(cluster) as client:
                 seconds, other = timed(lambda: mailtls.assess_many(addresses, executor=client.get_executor()))
             same = "same findings" if findings_by_target(other) == reference else "DIFFERENT findings"
-            lines.append(f"| assess_many on a 2-worker Dask LocalCluster | {seconds:.1f} | {seconds / floor:.2f} | {same} |")
+            lines.append(
+                f"| assess_many on a 2-worker Dask LocalCluster | {seconds:.1f} | {seconds / floor:.2f} | {same} |"
+            )
         if size <= per_host_max:
             with concurrent.futures.ThreadPoolExecutor(8) as pool:
                 seconds, reports = timed(lambda: list(pool.map(mailtls.assess, addresses)))
-            merged = {a: frozenset((f.rule_id, f.port) for f in r.findings) for a, r in zip(addresses, reports)}
+            merged = {
+                a: frozenset((f.rule_id, f.port) for f in r.findings) for a, r in zip(addresses, reports, strict=True)
+            }
             same = "same findings" if merged == reference else "DIFFERENT findings"
             lines.append(f"| mailtls.assess per host, 8 threads | {seconds:.1f} | {seconds / floor:.2f} | {same} |")
         if size <= naive_max:

@@ -24,7 +24,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _measure import measure  # noqa: E402
+from _measure import measure
 
 SOURCE = Path(__file__).resolve().parent.parent / "tests" / "data" / "lab-hardened.xml"
 

@@ -22,10 +22,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import lab  # noqa: E402
-import mailtls  # noqa: E402
-from mailtls.scan.runner import naive_command  # noqa: E402
-from mailtls.scan.targets import parse_target  # noqa: E402
+import lab
+import mailtls
+from mailtls.scan.runner import naive_command
+from mailtls.scan.targets import parse_target
 
 REPEAT = 3
 STARTTLS = {mailtls.Protocol.SMTP: "smtp", mailtls.Protocol.IMAP: "imap", mailtls.Protocol.POP3: "pop3"}
@@ -79,13 +79,15 @@ def main() -> int:
                 "host": host.name,
                 "ports": len(host.ports),
                 "tls ports": len(ports),
-                "mailtls": best(lambda: mailtls.assess(host.target, ports=host.ports, open_relay=host.relay_test)),
-                "naive nmap": best(lambda: naive_nmap(host), repeat=1),
+                "mailtls": best(
+                    lambda host=host: mailtls.assess(host.target, ports=host.ports, open_relay=host.relay_test)
+                ),
+                "naive nmap": best(lambda host=host: naive_nmap(host), repeat=1),
             }
             if ports and have_sslscan:
-                row["sslscan"] = best(lambda: sslscan(ports), repeat=1)
+                row["sslscan"] = best(lambda ports=ports: sslscan(ports), repeat=1)
             if ports and have_sslyze:
-                row["sslyze"] = best(lambda: sslyze(ports), repeat=1)
+                row["sslyze"] = best(lambda ports=ports: sslyze(ports), repeat=1)
             rows.append(row)
             print(row, flush=True)
     tools = ["naive nmap", "sslscan", "sslyze"]
@@ -96,7 +98,11 @@ def main() -> int:
         cells = []
         for tool in tools:
             cells.append(f"{row[tool]:.2f} ({row[tool] / row['mailtls']:.1f}×)" if tool in row else "n/a")
-        print(f"| {row['host']} | {row['ports']} ({row['tls ports']}) | {row['mailtls']:.2f} | " + " | ".join(cells) + " |")
+        print(
+            f"| {row['host']} | {row['ports']} ({row['tls ports']}) | {row['mailtls']:.2f} | "
+            + " | ".join(cells)
+            + " |"
+        )
     if not have_sslyze:
         print("sslyze is not installed: pip install -e '.[bench]'")
     return 0

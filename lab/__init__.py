@@ -26,7 +26,7 @@ from . import config
 from .certs import make_certificates
 from .hosts import HOSTS, LabHost
 
-__all__ = ["HOSTS", "Lab", "LabError", "LabHost", "start", "stop", "status"]
+__all__ = ["HOSTS", "Lab", "LabError", "LabHost", "start", "status", "stop"]
 
 DEFAULT_WORKDIR = "/tmp/mailtls-lab"
 _MARKER = ".mailtls-lab"
@@ -163,11 +163,11 @@ def _run(commands: list[list[str]], root: Path, check: bool = True) -> None:
     root.mkdir(parents=True, exist_ok=True)
     logs = [root / f"command-{i}.log" for i in range(len(commands))]
     running = []
-    for command, log in zip(commands, logs):
+    for command, log in zip(commands, logs, strict=True):
         with open(log, "w") as out:
             running.append(subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=out, stderr=out))
     failed = []
-    for command, log, process in zip(commands, logs, running):
+    for command, log, process in zip(commands, logs, running, strict=True):
         code = process.wait(timeout=60)
         if code and check:
             failed.append(f"{' '.join(command)} failed ({code}): {log.read_text().strip()}")
@@ -289,7 +289,7 @@ def _wait_for_ports(root: Path, deadline: float) -> None:
 
 
 def _log_tails(root: Path, lines: int = 15) -> str:
-    logs = sorted(root.glob("dovecot-*/dovecot.log")) + [root / "postfix" / "postfix.log"]
+    logs = [*sorted(root.glob("dovecot-*/dovecot.log")), root / "postfix" / "postfix.log"]
     out = []
     for log in logs:
         if log.exists():

@@ -47,7 +47,7 @@ def _resign_with_sha1(cert: x509.Certificate, key: rsa.RSAPrivateKey) -> x509.Ce
     tbs = cert.tbs_certificate_bytes
     assert tbs.count(_SHA256_WITH_RSA) == 1, "unexpected TBS layout"
     tbs = tbs.replace(_SHA256_WITH_RSA, _SHA1_WITH_RSA)
-    signature = key.sign(tbs, padding.PKCS1v15(), hashes.SHA1())
+    signature = key.sign(tbs, padding.PKCS1v15(), hashes.SHA1())  # noqa: S303 - the "weak" test certificate must be SHA-1 signed
     algorithm = _der(0x30, _SHA1_WITH_RSA + b"\x05\x00")  # AlgorithmIdentifier, NULL parameters
     return x509.load_der_x509_certificate(_der(0x30, tbs + algorithm + _der(0x03, b"\x00" + signature)))
 

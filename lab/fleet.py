@@ -324,7 +324,7 @@ def start(
     """
     fleet_hosts = hosts(n)
     # One fleet per machine at a time (its addresses are fixed): wait for the one running.
-    lock = open(LOCK_FILE, "w")  # noqa: SIM115 - held until Fleet.stop()
+    lock = open(LOCK_FILE, "w")  # held until Fleet.stop()
     fcntl.flock(lock, fcntl.LOCK_EX)
     root = Path(workdir or os.environ.get("MAILTLS_FLEET_DIR") or DEFAULT_WORKDIR).resolve()
     root.mkdir(parents=True, exist_ok=True)

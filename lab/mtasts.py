@@ -29,7 +29,7 @@ def _handler(policies: dict[str, dict]) -> type[http.server.BaseHTTPRequestHandl
     class Handler(http.server.BaseHTTPRequestHandler):
         server_version = "mailtls-lab-mtasts"
 
-        def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        def do_GET(self) -> None:  # http.server's naming
             host = (self.headers.get("Host") or "").split(":")[0].lower()
             answer = policies.get(host) if self.path == WELL_KNOWN else None
             if answer is None:
@@ -43,7 +43,7 @@ def _handler(policies: dict[str, dict]) -> type[http.server.BaseHTTPRequestHandl
             self.end_headers()
             self.wfile.write(body)
 
-        def log_message(self, format: str, *args) -> None:  # noqa: A002
+        def log_message(self, format: str, *args) -> None:
             sys.stderr.write(f"{self.address_string()} {format % args}\n")
 
     return Handler

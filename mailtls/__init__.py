@@ -12,7 +12,6 @@ and nmap's scripts are declared once, in ``protocols.py``.
 """
 
 from ._api import Assessment, assess, assess_many, assess_xml, iter_assess, iter_assess_xml
-from .domain import assess_domain
 from ._errors import (
     MailTlsError,
     NmapNotFoundError,
@@ -24,6 +23,7 @@ from ._errors import (
     TargetError,
     XmlError,
 )
+from .domain import assess_domain
 from .model.diff import Change, Diff, diff
 from .model.findings import FINDING_COLUMNS, Column, Finding, Severity
 from .model.records import (
@@ -55,6 +55,7 @@ from .rules.registry import Observation, Registry, Rule, RuleSpec, rule
 __version__ = "0.1.0"
 
 __all__ = [
+    "FINDING_COLUMNS",
     "Assessment",
     "Capabilities",
     "Certificate",
@@ -62,7 +63,6 @@ __all__ = [
     "Cipher",
     "Column",
     "Diff",
-    "FINDING_COLUMNS",
     "Finding",
     "HostRecord",
     "MailTlsError",

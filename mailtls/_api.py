@@ -12,12 +12,12 @@ from __future__ import annotations
 import concurrent.futures
 import os
 import pickle
-from typing import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from ._errors import XmlError
+from ._parallel import assess_pieces
 from .model.records import Problem, RunRecord
 from .model.report import Report, TargetResult
-from ._parallel import assess_pieces
 from .nmapxml import split
 from .nmapxml.reader import ScanReader, XmlSource
 from .rules.engine import assess_host
@@ -177,7 +177,7 @@ def _live(
 def _judge(scanned: Scanned, registry: Registry, strict: bool) -> TargetResult:
     target = scanned.target
     if scanned.host is None:
-        assert scanned.outcome is not None
+        assert scanned.outcome is not None  # noqa: S101 - narrowing: a scan without a host has an outcome
         return TargetResult(
             target=target.value,
             outcome=scanned.outcome,
@@ -253,7 +253,7 @@ def _picklable(registry: Registry | None, strict: bool) -> bool:
         return True  # each process builds the default registry itself
     try:
         pickle.dumps(registry)
-    except Exception:
+    except Exception:  # noqa: BLE001 - pickling can fail in any way (custom __reduce__...): then not picklable
         return False  # rules defined in __main__, lambdas...: read in this process
     return True
 

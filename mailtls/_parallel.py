@@ -15,7 +15,8 @@ from __future__ import annotations
 import pickle
 import subprocess
 import sys
-from typing import IO, Iterator
+from collections.abc import Iterator
+from typing import IO
 
 from .model.records import Problem, Stage
 from .model.report import TargetResult
@@ -45,14 +46,14 @@ def assess_pieces(
     try:
         count = len(processes)
         for process in processes:
-            assert process.stdin is not None
+            assert process.stdin is not None  # noqa: S101 - narrowing: Popen was given stdin=PIPE
             pickle.dump((registry, strict), process.stdin)
         sent = 0
         for index in range(len(cut.pieces)):
             while sent < len(cut.pieces) and sent < index + IN_FLIGHT * count:
                 offset, end = cut.pieces[sent]
                 stdin = processes[sent % count].stdin
-                assert stdin is not None
+                assert stdin is not None  # noqa: S101 - narrowing: Popen was given stdin=PIPE
                 pickle.dump((path, cut.start_tag, offset, end), stdin)
                 stdin.flush()
                 sent += 1
@@ -72,11 +73,14 @@ def assess_pieces(
 
 
 def _receive(process: subprocess.Popen[bytes], index: int) -> Piece:
-    assert process.stdout is not None
+    assert process.stdout is not None  # noqa: S101 - narrowing: Popen was given stdout=PIPE
     try:
-        piece: Piece = pickle.load(process.stdout)
+        # Written by our own worker process (mailtls._worker) on its stdout pipe.
+        piece: Piece = pickle.load(process.stdout)  # noqa: S301
     except (EOFError, pickle.UnpicklingError) as exc:
-        lost = Problem(stage=Stage.PARSE, message=f"piece {index} of the file was not read: its worker process ended ({exc!r})")
+        lost = Problem(
+            stage=Stage.PARSE, message=f"piece {index} of the file was not read: its worker process ended ({exc!r})"
+        )
         return [], [lost]
     return piece
 
@@ -90,16 +94,17 @@ def _assess_piece(path: str, start_tag: bytes, offset: int, end: int, registry: 
 
 
 def serve(requests: IO[bytes], answers: IO[bytes]) -> None:
-    registry, strict = pickle.load(requests)
+    # requests is this worker's stdin pipe from the mailtls process that started it.
+    registry, strict = pickle.load(requests)  # noqa: S301
     rules = registry if registry is not None else Registry.default()
     while True:
         try:
-            path, start_tag, offset, end = pickle.load(requests)
+            path, start_tag, offset, end = pickle.load(requests)  # noqa: S301 - from the parent, as above
         except EOFError:
             return
         try:
             piece = _assess_piece(path, start_tag, offset, end, rules, strict)
-        except Exception as exc:  # whatever happens, the parent gets an answer for this piece
+        except Exception as exc:  # noqa: BLE001 - whatever happens, the parent gets an answer for this piece
             piece = ([], [Problem(stage=Stage.PARSE, message=f"bytes {offset}-{end} could not be read: {exc!r}")])
         pickle.dump(piece, answers, protocol=pickle.HIGHEST_PROTOCOL)
         answers.flush()

@@ -9,11 +9,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from rich.console import Console  # noqa: E402
+from rich.console import Console
 
-import lab  # noqa: E402
-import mailtls  # noqa: E402
-from mailtls.cli import print_report  # noqa: E402
+import lab
+import mailtls
+from mailtls.cli import print_report
 
 
 def main() -> int:
@@ -23,9 +23,11 @@ def main() -> int:
         started = time.monotonic()
         # Each assessment is one nmap process that mostly waits on the network: run them side by side.
         with ThreadPoolExecutor(max_workers=4) as pool:
-            reports = list(pool.map(lambda h: mailtls.assess(h.target, ports=h.ports, open_relay=h.relay_test), lab.HOSTS.values()))
+            reports = list(
+                pool.map(lambda h: mailtls.assess(h.target, ports=h.ports, open_relay=h.relay_test), lab.HOSTS.values())
+            )
         elapsed = time.monotonic() - started
-    for host, report in zip(lab.HOSTS.values(), reports):
+    for host, report in zip(lab.HOSTS.values(), reports, strict=True):
         console.rule(f"{host.name} ({host.address}): {host.description}")
         print_report(report, console)
     total = sum(len(r.findings) for r in reports)

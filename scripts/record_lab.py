@@ -18,9 +18,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import lab  # noqa: E402
-from mailtls.scan.runner import naive_command  # noqa: E402
-from mailtls.scan.targets import parse_target  # noqa: E402
+import lab
+from mailtls.scan.runner import naive_command
+from mailtls.scan.targets import parse_target
 
 DATA = ROOT / "tests" / "data"
 

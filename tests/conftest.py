@@ -7,12 +7,10 @@ import fcntl
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-
 import pytest
 
 import lab
 import mailtls
-
 
 _TIMINGS: dict[str, float] = {}
 
@@ -38,7 +36,7 @@ def lab_reports(running_lab) -> dict[str, mailtls.Report]:
         return report
 
     with ThreadPoolExecutor(max_workers=4) as pool:
-        return dict(zip(lab.HOSTS, pool.map(timed, lab.HOSTS.values())))
+        return dict(zip(lab.HOSTS, pool.map(timed, lab.HOSTS.values()), strict=True))
 
 
 def pytest_terminal_summary(terminalreporter):

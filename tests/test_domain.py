@@ -152,7 +152,9 @@ def test_domain_reports_round_trip_through_json(zone_reports):
         assert mailtls.from_json(mailtls.to_json(report)) == report
 
 
-@pytest.mark.parametrize("bad", ["", "localhost", "-x.example", "a b.example", "x" * 64 + ".example", "127.0.0.1 -oN x"])
+@pytest.mark.parametrize(
+    "bad", ["", "localhost", "-x.example", "a b.example", "x" * 64 + ".example", "127.0.0.1 -oN x"]
+)
 def test_bad_domain_names_are_refused_before_anything_is_sent(bad):
     with pytest.raises(mailtls.TargetError):
         mailtls.assess_domain(bad, resolver=dns.resolver.Resolver(configure=False))
@@ -190,3 +192,18 @@ def test_mta_sts_and_tls_rpt_records():
     assert "no rua" in tlsrpt.parse_record(["v=TLSRPTv1;"]).error
     assert "neither" in tlsrpt.parse_record(["v=TLSRPTv1; rua=ftp://x"]).error
     assert tlsrpt.parse_record([]).record is None
+
+
+def test_the_command_line_assesses_a_domain(domain_lab, capsys):
+    # mailtls scan --domain, with the lab's validating resolver and CA
+    from lab.dnslab.zones import RESOLVER
+    from mailtls.cli import main
+
+    zone = zone_by_label("testing")
+    code = main(["scan", "--domain", zone.name, "--resolver", f"{RESOLVER}:53", "--ca-file", str(domain_lab.ca_file),
+                 "--format", "json"])
+    report = mailtls.from_json(capsys.readouterr().out)
+    assert code == 0
+    assert mt5(report) == set(zone.expected)
+    assert main(["scan", "--domain", zone.name, "--resolver", "not-an-address"]) == 2
+    assert "--resolver takes an IP address" in capsys.readouterr().err

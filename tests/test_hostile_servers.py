@@ -207,7 +207,10 @@ def test_mailtls_ehlo_agrees_with_smtp_commands_on_postfix(lab_reports, name):
             continue
         assert port.capabilities.script == "mailtls-ehlo"
         legacy = capabilities(
-            "smtp-commands", port.script("smtp-commands").output, mailtls.Protocol.SMTP, before_tls=port.capabilities.before_tls
+            "smtp-commands",
+            port.script("smtp-commands").output,
+            mailtls.Protocol.SMTP,
+            before_tls=port.capabilities.before_tls,
         )
         assert port.capabilities.keywords == legacy.keywords, port.number
         assert port.capabilities.starttls == legacy.starttls

@@ -144,7 +144,8 @@ def measure(generator: str) -> dict:
     """Read generated XML in a fresh interpreter, for an honest peak RSS."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     result = subprocess.run(
-        [sys.executable, "-c", MEASURE, generator], check=False, capture_output=True, text=True, timeout=120, env=env, cwd=ROOT
+        [sys.executable, "-c", MEASURE, generator],
+        check=False, capture_output=True, text=True, timeout=120, env=env, cwd=ROOT,
     )
     assert result.returncode == 0, result.stderr[-2000:]
     return json.loads(result.stdout)
@@ -202,7 +203,8 @@ def test_plugin_importing_a_builtin_and_reusing_an_id(hostile_plugin, tmp_path):
         "'errors': [[e.stage.value, e.rule_id, e.message] for e in r.errors]}))"
     )
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(hostile_plugin), os.environ.get("PYTHONPATH", "")])}
-    out = json.loads(subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout)
+    completed = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    out = json.loads(completed.stdout)
     # The imported built-in is not registered twice, and the impostor MT101 is left out...
     assert out["ids"].count("MT101") == 1
     assert out["mt101"] == ["high"]  # the built-in's severity, not the impostor's "critical"

@@ -5,14 +5,11 @@ the lab's real Postfix and Dovecot, which throw pipelined plaintext away, are no
 from __future__ import annotations
 
 import fcntl
-import socket
 import subprocess
 import sys
-import time
 
 import pytest
 
-import lab
 import mailtls
 from lab import injectable
 from lab.dnslab.pki import LabCa

@@ -185,7 +185,11 @@ def test_assess_xml_takes_a_python_nmap_scan_that_already_ran(running_lab):
     import nmap
 
     scanner = nmap.PortScanner()
-    scanner.scan(hosts=lab.HOSTS["plain"].address, ports="110,143", arguments="-Pn -n --script pop3-capabilities,imap-capabilities")
+    scanner.scan(
+        hosts=lab.HOSTS["plain"].address,
+        ports="110,143",
+        arguments="-Pn -n --script pop3-capabilities,imap-capabilities",
+    )
     report = mailtls.assess_xml(scanner)
     assert {(f.rule_id, f.port) for f in report.findings} >= {("MT101", 110), ("MT102", 143)}
     with pytest.raises(mailtls.XmlError, match="has not run a scan"):

@@ -35,7 +35,7 @@ SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[Heal
 
 #: Characters that make targets interesting: option dashes, separators nmap reads, brackets,
 #: zones, ranges, IDN, whitespace of every kind, NUL.
-TARGET_ALPHABET = "-–0123456789abcdefxAF.:[]%/,;* \t\n\r\x0b\x0c\x00\u00a0\u2028üß_"
+TARGET_ALPHABET = "-–0123456789abcdefxAF.:[]%/,;* \t\n\r\x0b\x0c\x00\u00a0\u2028üß_"  # noqa: RUF001 - the en dash is one of the characters under test
 targets = st.one_of(st.text(), st.text(alphabet=TARGET_ALPHABET, max_size=40))
 
 
@@ -75,7 +75,9 @@ def test_parse_target_refuses_non_strings_cleanly(value):
         parse_target(value)
 
 
-ports_items = st.one_of(st.integers(), st.integers(-5, 70000), st.floats(), st.text(max_size=5), st.booleans(), st.none())
+ports_items = st.one_of(
+    st.integers(), st.integers(-5, 70000), st.floats(), st.text(max_size=5), st.booleans(), st.none()
+)
 
 
 @SETTINGS
@@ -122,7 +124,9 @@ def test_reader_on_arbitrary_bytes(data):
     read_everything(data)
 
 
-NUMERIC_ATTRIBUTE = re.compile(rb' (start|starttime|endtime|portid|conf|reason_ttl|time|elapsed|up|down|total)="([^"]*)"')
+NUMERIC_ATTRIBUTE = re.compile(
+    rb' (start|starttime|endtime|portid|conf|reason_ttl|time|elapsed|up|down|total)="([^"]*)"'
+)
 
 
 @SETTINGS

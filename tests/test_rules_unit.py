@@ -24,9 +24,9 @@ from mailtls import (
     TlsProfile,
     TlsVersion,
 )
-from mailtls.rules.engine import evaluate
 from mailtls.rules.builtin.certificates import matches, names_of
 from mailtls.rules.builtin.tls import kex_bits
+from mailtls.rules.engine import evaluate
 
 NOW = dt.datetime(2026, 6, 1, tzinfo=dt.timezone.utc)
 CN = (NameAttribute("commonName", "mail.example.org"),)
@@ -113,7 +113,8 @@ def test_hostname_matching():
     # Only when the scan was asked for a name
     assert findings(port(certificate=c), rule_id="MT305") == []
     assert findings(port(certificate=c, hostname="MAIL.example.org"), rule_id="MT305") == []
-    assert "not for imap.example.org" in findings(port(certificate=c, hostname="imap.example.org"), rule_id="MT305")[0].summary
+    found = findings(port(certificate=c, hostname="imap.example.org"), rule_id="MT305")
+    assert "not for imap.example.org" in found[0].summary
 
 
 def test_port_pairs():
@@ -143,9 +144,13 @@ def test_starttls_advertised_but_broken():
 
 
 def test_vrfy_and_open_relay_parsing():
-    caps = Capabilities(script="smtp-commands", raw="mx, PIPELINING, VRFY, ETRN\n HELP text", keywords=("PIPELINING", "VRFY", "ETRN"))
+    caps = Capabilities(
+        script="smtp-commands", raw="mx, PIPELINING, VRFY, ETRN\n HELP text", keywords=("PIPELINING", "VRFY", "ETRN")
+    )
     assert "VRFY" in findings(port(25, Protocol.SMTP, capabilities=caps), rule_id="MT402")[0].summary
-    relay = mailtls.ScriptOutput("smtp-open-relay", "Server is an open relay (16/16 tests)\n MAIL FROM:<a@b> -> RCPT TO:<c@d>")
+    relay = mailtls.ScriptOutput(
+        "smtp-open-relay", "Server is an open relay (16/16 tests)\n MAIL FROM:<a@b> -> RCPT TO:<c@d>"
+    )
     assert findings(port(25, Protocol.SMTP, scripts=(relay,)), rule_id="MT401")
     closed = mailtls.ScriptOutput("smtp-open-relay", "Server doesn't seem to be an open relay, all tests failed")
     assert findings(port(25, Protocol.SMTP, scripts=(closed,)), rule_id="MT401") == []

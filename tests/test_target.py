@@ -3,8 +3,8 @@
 import pytest
 
 import mailtls
-from mailtls.scan.runner import NmapJob, nmap_arguments, port_spec
 from mailtls.protocols import DEFAULT_PORTS
+from mailtls.scan.runner import NmapJob, nmap_arguments, port_spec
 from mailtls.scan.targets import parse_ports, parse_target
 
 

@@ -20,7 +20,10 @@ PLAIN_POP3 = '<script id="pop3-capabilities" output="USER CAPA TOP UIDL"/>'
 def nmaprun(*hosts, finished=True):
     body = "".join(hosts)
     tail = '<runstats><finished exit="success"/></runstats></nmaprun>' if finished else ""
-    return f'<?xml version="1.0"?><nmaprun scanner="nmap" args="nmap -sV" version="7.93" start="1700000000">{body}{tail}'
+    return (
+        '<?xml version="1.0"?><nmaprun scanner="nmap" args="nmap -sV" version="7.93" start="1700000000">'
+        f"{body}{tail}"
+    )
 
 
 def test_billion_laughs_is_not_expanded():

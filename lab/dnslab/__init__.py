@@ -28,7 +28,6 @@ import os
 import shutil
 import signal
 import socket
-import ssl
 import subprocess
 import sys
 import time
@@ -40,7 +39,7 @@ from . import dns as _dns
 from .pki import LabCa
 from .zones import PARENT, RESOLVER, ZONES, MailZone, Mx, mx_listeners, policy_names, zone_by_label
 
-__all__ = ["DomainLab", "ZONES", "MailZone", "Mx", "start", "stop", "zone_by_label", "RESOLVER"]
+__all__ = ["RESOLVER", "ZONES", "DomainLab", "MailZone", "Mx", "start", "stop", "zone_by_label"]
 
 DEFAULT_WORKDIR = "/tmp/mailtls-dnslab"
 _MARKER = ".mailtls-dnslab"
@@ -225,7 +224,9 @@ def _wait_ready(root: Path, deadline: float) -> None:
     checks = {f"smtp {a}": (lambda a=a: _answers_smtp(a)) for _, a, _ in mx_listeners()}
     checks["validated DNS answer from Unbound"] = lambda: _answers_dns(root)
     checks["policy server"] = lambda: _answers_tls(mtasts.ADDRESS, mtasts.PORT)
-    checks.update({f"injectable {p}": (lambda p=p: _answers_tls(injectable.ADDRESS, p)) for p in injectable.PORTS.values()})
+    checks.update(
+        {f"injectable {p}": (lambda p=p: _answers_tls(injectable.ADDRESS, p)) for p in injectable.PORTS.values()}
+    )
     while checks:
         checks = {name: check for name, check in checks.items() if not check()}
         if not checks:
@@ -272,7 +273,12 @@ def _start_time(pid: int) -> str | None:
 
 
 def _log_tails(root: Path, lines: int = 20) -> str:
-    logs = [*root.glob("*.out"), root / "knot" / "knot.log", root / "unbound" / "unbound.log", root / "postfix" / "postfix.log"]
+    logs = [
+        *root.glob("*.out"),
+        root / "knot" / "knot.log",
+        root / "unbound" / "unbound.log",
+        root / "postfix" / "postfix.log",
+    ]
     out = []
     for log in logs:
         if log.exists():

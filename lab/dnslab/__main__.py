@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import DomainLabError, ZONES, _workdir, start, stop
+from . import ZONES, DomainLabError, _workdir, start, stop
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -104,6 +104,21 @@ def _parser() -> argparse.ArgumentParser:
     )
     scan.add_argument("--concurrency", type=int, metavar="N", help="nmap runs at once (default: CPUs, at most 8)")
     scan.add_argument("--timeout", type=float, metavar="S", help="seconds nmap may spend on each host (default 600)")
+    scan.add_argument(
+        "--domain",
+        action="append",
+        default=[],
+        metavar="DOMAIN",
+        help="assess a mail domain: its MX hosts on port 25, MTA-STS, TLS-RPT and DANE (repeatable)",
+    )
+    scan.add_argument(
+        "--resolver",
+        metavar="ADDR[:PORT]",
+        help="DNS resolver for --domain (DANE needs one that validates DNSSEC; default: the system's)",
+    )
+    scan.add_argument(
+        "--ca-file", metavar="FILE", help="CA certificates (PEM) for --domain's MTA-STS policy and MX checks"
+    )
     output_options(scan, fail_on="exit 1 if a finding is at least this severe: " + ", ".join(SEVERITIES))
 
     import_ = commands.add_parser(
@@ -210,18 +225,75 @@ def _report_exit(report: Report, fail_on: str | None, fmt: str) -> int:
     return EXIT_NOT_ASSESSED if failed else EXIT_OK
 
 
+def _resolver(text: str | None) -> object:
+    """A dnspython resolver that asks only ADDR[:PORT] (``[v6addr]:port`` for IPv6)."""
+    if text is None:
+        return None
+    import dns.resolver
+
+    address, _, port = text.rpartition(":") if text.count(":") == 1 or text.startswith("[") else (text, "", "")
+    address = (address or text).strip("[]")
+    try:
+        import ipaddress
+
+        ipaddress.ip_address(address)
+        number = int(port) if port else 53
+        if not 1 <= number <= 65535:
+            raise ValueError(number)
+    except ValueError:
+        raise _Usage(
+            f"--resolver takes an IP address and an optional port (127.0.0.53, [::1]:5353), not {text!r}"
+        ) from None
+    resolver = dns.resolver.Resolver(configure=False)
+    resolver.nameservers = [address]
+    resolver.port = number
+    return resolver
+
+
+def _domains(args: argparse.Namespace) -> list[Report]:
+    from ..domain import assess_domain
+
+    resolver = _resolver(args.resolver)
+    return [
+        assess_domain(
+            domain,
+            resolver=resolver,  # type: ignore[arg-type]
+            ca_file=args.ca_file,
+            timeout=args.timeout,
+            concurrency=args.concurrency,
+        )
+        for domain in args.domain
+    ]
+
+
+def _merged(reports: list[Report]) -> Report:
+    return Report(
+        targets=tuple(t for r in reports for t in r.targets),
+        runs=tuple(run for r in reports for run in r.runs),
+        problems=tuple(p for r in reports for p in r.problems),
+    )
+
+
 def _scan(args: argparse.Namespace) -> int:
     targets = list(args.targets)
     if args.input_list:
         targets += read_target_list(args.input_list)
-    if not targets:
-        raise _Usage("give at least one TARGET, or -iL FILE")
-    options = dict(
-        ports=parse_ports(args.ports),
-        timeout=args.timeout,
-        open_relay=args.open_relay,
-        concurrency=args.concurrency,
-    )
+    if not targets and not args.domain:
+        raise _Usage("give at least one TARGET, -iL FILE or --domain DOMAIN")
+    if (args.resolver or args.ca_file) and not args.domain:
+        raise _Usage("--resolver and --ca-file go with --domain")
+    if args.domain:
+        reports = _domains(args)
+        if targets:
+            reports.append(run_scan(targets, _scan_options(args), None))
+        report = _merged(reports)
+        with _destination(args.output) as stream:
+            if args.format == "jsonl":
+                write_jsonl(report.targets, stream)
+            else:
+                _emit(report, args.format, stream)
+        return _report_exit(report, args.fail_on, args.format)
+    options = _scan_options(args)
     with _destination(args.output) as stream:
         if args.format == "jsonl":
             report = run_scan(targets, options, lambda results: write_jsonl(results, stream))
@@ -229,6 +301,15 @@ def _scan(args: argparse.Namespace) -> int:
             report = run_scan(targets, options, None)
             _emit(report, args.format, stream)
     return _report_exit(report, args.fail_on, args.format)
+
+
+def _scan_options(args: argparse.Namespace) -> dict[str, object]:
+    return dict(
+        ports=parse_ports(args.ports),
+        timeout=args.timeout,
+        open_relay=args.open_relay,
+        concurrency=args.concurrency,
+    )
 
 
 def _import(args: argparse.Namespace) -> int:

@@ -53,7 +53,7 @@ def assess_domain(
     domain: str,
     *,
     resolver: dns.resolver.Resolver | None = None,
-    ca_file: str | os.PathLike | None = None,
+    ca_file: str | os.PathLike[str] | None = None,
     timeout: float | None = None,
     policy_timeout: float = 10.0,
     registry: Registry | None = None,
@@ -120,7 +120,12 @@ def assess_domain(
         mx_results.append(result)
         judged_mx.append(host)
 
-    record = DomainRecord(domain=name, mx=tuple(judged_mx), null_mx=null_mx, inconclusive=reason if outcome is not Outcome.ASSESSED else "")
+    record = DomainRecord(
+        domain=name,
+        mx=tuple(judged_mx),
+        null_mx=null_mx,
+        inconclusive=reason if outcome is not Outcome.ASSESSED else "",
+    )
     if outcome is Outcome.ASSESSED and not null_mx:
         record = attrs.evolve(
             record,
@@ -201,16 +206,25 @@ def _named(host: HostRecord, name: str) -> HostRecord:
 
 
 def _judge_mx(
-    domain: str, mx: MxHost, result: TargetResult, rules: Registry, ca_file, strict: bool
+    domain: str, mx: MxHost, result: TargetResult, rules: Registry, ca_file: str | os.PathLike[str] | None, strict: bool
 ) -> tuple[TargetResult, MxHost]:
     if result.host is None:
-        return attrs.evolve(result, target=mx.name), attrs.evolve(mx, inconclusive=result.reason or result.outcome.value)
+        return (
+            attrs.evolve(result, target=mx.name),
+            attrs.evolve(mx, inconclusive=result.reason or result.outcome.value),
+        )
     host = _named(result.host, mx.name)
-    judged = assess_host(host, rules, problems=result.problems, target=mx.name, requested=result.requested, strict=strict)
+    judged = assess_host(
+        host, rules, problems=result.problems, target=mx.name, requested=result.requested, strict=strict
+    )
     judged = attrs.evolve(judged, findings=tuple(attrs.evolve(f, domain=domain) for f in judged.findings))
     port = host.port(MX_PORT)
     if port is None or not port.assessable:
-        why = port.inconclusive if port is not None and port.inconclusive else f"port {MX_PORT} could not be assessed ({judged.outcome.value})"
+        why = (
+            port.inconclusive
+            if port is not None and port.inconclusive
+            else f"port {MX_PORT} could not be assessed ({judged.outcome.value})"
+        )
         return judged, attrs.evolve(mx, inconclusive=why)
     cert = port.certificate
     return judged, attrs.evolve(mx, certificate=cert, trust=trust_of(cert.pem, ca_file) if cert else "")

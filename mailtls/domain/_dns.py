@@ -8,6 +8,7 @@ not seen is not absent. The AD bit of each answer is kept, for DANE.
 from __future__ import annotations
 
 import copy
+from typing import Any
 
 import attrs
 import dns.exception
@@ -23,7 +24,8 @@ class Unanswered(Exception):
 
 @attrs.frozen
 class Answer:
-    records: tuple = ()
+    #: dnspython rdata objects of the asked type (MX, TXT, TLSA, A, AAAA).
+    records: tuple[Any, ...] = ()
     #: The resolver set the AD bit: it validated the answer with DNSSEC.
     authenticated: bool = False
     #: The name does not exist (NXDOMAIN), as opposed to existing without such records.
@@ -46,7 +48,8 @@ class Lookups:
         try:
             answer = self.resolver.resolve(qname, rdtype, raise_on_no_answer=False, search=False)
         except dns.resolver.NXDOMAIN as exc:
-            response = exc.response(qname) if hasattr(exc, "response") else None
+            # dnspython leaves NXDOMAIN.response unannotated.
+            response = exc.response(qname) if hasattr(exc, "response") else None  # type: ignore[no-untyped-call]
             ad = bool(response is not None and response.flags & dns.flags.AD)
             return Answer(nxdomain=True, authenticated=ad)
         except dns.resolver.NoNameservers as exc:

@@ -30,7 +30,7 @@ def load_store(ca_file: str | None) -> tuple[x509.Certificate, ...]:
         return tuple(x509.load_pem_x509_certificates(handle.read()))
 
 
-def trust_of(pem: str, ca_file: str | os.PathLike | None) -> str:
+def trust_of(pem: str, ca_file: str | os.PathLike[str] | None) -> str:
     if not pem:
         return ""
     try:
@@ -45,7 +45,7 @@ def trust_of(pem: str, ca_file: str | os.PathLike | None) -> str:
         try:
             leaf.verify_directly_issued_by(ca)
             return "trusted"
-        except Exception:  # InvalidSignature, or a key type that cannot sign
+        except Exception:  # noqa: BLE001, S112 - InvalidSignature, or a key type that cannot sign: try the next CA
             continue
     if issuers or leaf.issuer == leaf.subject:
         return "untrusted"

@@ -77,19 +77,21 @@ def parse_policy(text: str) -> tuple[StsPolicy, str]:
     if mode != "none" and not mx:
         return policy, "no mx line: a policy that is not mode none must list the MX hosts"
     for pattern in mx:
-        if not re.match(r"^(\*\.)?[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*\.?$", pattern):
+        if not re.match(
+            r"^(\*\.)?[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*\.?$", pattern
+        ):
             return policy, f"mx pattern {pattern!r} is not a host name or *.domain"
     return policy, ""
 
 
-def _verify_context(ca_file: str | os.PathLike | None) -> ssl.SSLContext | bool:
+def _verify_context(ca_file: str | os.PathLike[str] | None) -> ssl.SSLContext | bool:
     if ca_file is None:
         return True  # httpx's default: certifi's bundle, full validation
     return ssl.create_default_context(cafile=os.fspath(ca_file))
 
 
 def _ssl_cause(exc: BaseException) -> BaseException | None:
-    seen = exc
+    seen: BaseException | None = exc
     while seen is not None:
         if isinstance(seen, ssl.SSLCertVerificationError):
             return seen
@@ -98,7 +100,7 @@ def _ssl_cause(exc: BaseException) -> BaseException | None:
 
 
 def fetch_policy(
-    domain: str, lookups: Lookups, *, ca_file: str | os.PathLike | None = None, timeout: float = 10.0
+    domain: str, lookups: Lookups, *, ca_file: str | os.PathLike[str] | None = None, timeout: float = 10.0
 ) -> tuple[str | None, str, str]:
     """(the policy text, error, inconclusive): one of the three is set."""
     host = f"mta-sts.{domain}"
@@ -127,7 +129,12 @@ def fetch_policy(
                 ) as response:
                     if response.is_redirect:
                         where = response.headers.get("location", "?")
-                        return None, f"the policy URL answers with a redirect ({response.status_code} to {where}), which RFC 8461 3.3 forbids following", ""
+                        return (
+                            None,
+                            f"the policy URL answers with a redirect ({response.status_code} to {where}), "
+                            "which RFC 8461 3.3 forbids following",
+                            "",
+                        )
                     if response.status_code != 200:
                         return None, f"the policy URL answers HTTP {response.status_code}", ""
                     media = response.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -150,7 +157,7 @@ def fetch_policy(
 
 
 def assess_mta_sts(
-    domain: str, lookups: Lookups, *, ca_file: str | os.PathLike | None = None, timeout: float = 10.0
+    domain: str, lookups: Lookups, *, ca_file: str | os.PathLike[str] | None = None, timeout: float = 10.0
 ) -> MtaSts:
     try:
         texts = lookups.txt(f"_mta-sts.{domain}")

@@ -77,7 +77,7 @@ def ehlo_capabilities(elem: etree._Element, raw: str, *, before_tls: bool) -> Ca
         return ExchangeFailed("mailtls-ehlo printed no EHLO reply")
     lines = [(line.text or "").strip() for line in keywords.iterchildren("elem")]
     greeting = (fields["greeting"].text or "").strip()
-    return _smtp_keywords("mailtls-ehlo", raw.strip() and raw or ", ".join([greeting, *lines]), lines, before_tls)
+    return _smtp_keywords("mailtls-ehlo", (raw.strip() and raw) or ", ".join([greeting, *lines]), lines, before_tls)
 
 
 def _smtp_capabilities(script: str, raw: str, before_tls: bool) -> Capabilities:

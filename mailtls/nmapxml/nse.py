@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from typing import Callable
+from collections.abc import Callable
 
 from lxml import etree
 

@@ -18,7 +18,8 @@ import io
 import ipaddress
 import itertools
 import os
-from typing import IO, Callable, Iterable, Iterator, TypeVar, Union
+from collections.abc import Callable, Iterable, Iterator
+from typing import IO, TypeVar, Union
 
 from lxml import etree
 
@@ -74,7 +75,10 @@ _MAX_SHARED_KEY = 64 * 1024
 
 # nmap's top-level elements other than <host>: read, then freed at once so that a file
 # of millions of them (e.g. <hosthint>) does not pile up in memory.
-_TOP_LEVEL_NOISE = ("hosthint", "taskbegin", "taskprogress", "taskend", "output", "verbose", "debugging", "scaninfo", "prescript", "postscript")
+_TOP_LEVEL_NOISE = (
+    "hosthint", "taskbegin", "taskprogress", "taskend", "output", "verbose", "debugging", "scaninfo", "prescript",
+    "postscript",
+)
 
 
 def read_scan(source: XmlSource) -> ScanRecord:
@@ -138,7 +142,9 @@ class ScanReader:
             # ended is unknown (python-nmap raises AttributeError on such a file). A problem of
             # the run as a whole (Stage.SCAN), like nmap's own exit status.
             self.problems.append(
-                Problem(stage=Stage.SCAN, message="the XML has no <runstats><finished>: nmap did not say how the run ended")
+                Problem(
+                    stage=Stage.SCAN, message="the XML has no <runstats><finished>: nmap did not say how the run ended"
+                )
             )
         if self._finished.get("exit") == "error":
             self.problems.append(
@@ -157,7 +163,7 @@ class ScanReader:
         # Only these tags reach Python: everything inside a <host> is read from its subtree
         # once the host has ended, which keeps the per-element cost in libxml2. <port> is
         # seen only to count it, so that a host of a million ports cannot fill memory.
-        assert self._stream is not None
+        assert self._stream is not None  # noqa: S101 - narrowing: _walk runs only on an opened source
         parser = etree.iterparse(
             self._stream,
             events=("start", "end"),
@@ -258,17 +264,28 @@ class ScanReader:
         self._started = self._epoch(self._run_attrs.get("start"), "nmaprun start")
         if elem.nsmap:
             self.problems.append(
-                Problem(stage=Stage.PARSE, message=f"<nmaprun> declares XML namespaces {sorted(k or '' for k in elem.nsmap)}: nmap never does")
+                Problem(
+                    stage=Stage.PARSE,
+                    message=f"<nmaprun> declares XML namespaces {sorted(k or '' for k in elem.nsmap)}: nmap never does",
+                )
             )
 
     def _foreign_siblings(self, elem: etree._Element | None, root: etree._Element | None = None) -> None:
         """Elements in a namespace, which nmap never writes, are named as problems, not skipped silently."""
-        siblings = list(root) if root is not None else list(elem.itersiblings(preceding=True)) if elem is not None else []
+        siblings = (
+            list(root) if root is not None
+            else list(elem.itersiblings(preceding=True)) if elem is not None
+            else []
+        )
         for sibling in siblings:
             tag = sibling.tag
             if isinstance(tag, str) and tag.startswith("{"):
                 self.problems.append(
-                    Problem(stage=Stage.PARSE, message=f"an element in an unknown namespace was not read: <{etree.QName(tag).localname}> in {etree.QName(tag).namespace!r}")
+                    Problem(
+                        stage=Stage.PARSE,
+                        message=f"an element in an unknown namespace was not read: <{etree.QName(tag).localname}> "
+                        f"in {etree.QName(tag).namespace!r}",
+                    )
                 )
 
     def _shared(self, elem: etree._Element, build: Callable[[etree._Element], T]) -> T:
@@ -283,7 +300,8 @@ class ScanReader:
             if len(self._records) >= _MAX_SHARED:
                 self._records.clear()
             found = self._records[key] = build(elem)
-        return found  # type: ignore[no-any-return]
+        # The cache holds records of several types; this key's record was made by this build: a T.
+        return found  # type: ignore[return-value]
 
     def _epoch(self, value: str | None, what: str, problems: list[Problem] | None = None) -> dt.datetime | None:
         if value is None:
@@ -326,11 +344,14 @@ class ScanReader:
                 return None
             if _ip(addresses[0]) is None:
                 problems.append(
-                    Problem(stage=Stage.PARSE, message=f"a <host> whose address is not an IP address was skipped: {addresses[0][:80]!r}")
+                    Problem(
+                        stage=Stage.PARSE,
+                        message=f"a <host> whose address is not an IP address was skipped: {addresses[0][:80]!r}",
+                    )
                 )
                 return None
             context = self._context(elem, problems)
-            assert context is not None
+            assert context is not None  # noqa: S101 - narrowing: the address was checked just above
         address, hostname, scanned_at = context
         status = elem.find("status")
         timed_out = elem.get("timedout") == "true"
@@ -352,7 +373,12 @@ class ScanReader:
                 # Repeats of the same portid were dropped while reading (see _walk); what is
                 # left are spellings of one number ("110", "0110").
                 problems.append(
-                    Problem(stage=Stage.PARSE, address=address, port=port.number, message=f"port {port.number}/{port.transport} appears twice: only the first is read")
+                    Problem(
+                        stage=Stage.PARSE,
+                        address=address,
+                        port=port.number,
+                        message=f"port {port.number}/{port.transport} appears twice: only the first is read",
+                    )
                 )
                 continue
             seen.add(key)
@@ -366,7 +392,9 @@ class ScanReader:
             timed_out=timed_out,
         )
         if timed_out:
-            problems.append(Problem(stage=Stage.HOST, address=address, message="nmap gave up on this host (host timeout)"))
+            problems.append(
+                Problem(stage=Stage.HOST, address=address, message="nmap gave up on this host (host timeout)")
+            )
         elif host.status == "down":
             problems.append(
                 Problem(stage=Stage.HOST, address=address, message=f"host is down ({host.reason or 'no reply'})")
@@ -374,7 +402,12 @@ class ScanReader:
         for port in host.open_ports:
             if port.inconclusive:
                 problems.append(
-                    Problem(stage=Stage.EXCHANGE, address=address, port=port.number, message=f"port {port.number} is inconclusive: {port.inconclusive}")
+                    Problem(
+                        stage=Stage.EXCHANGE,
+                        address=address,
+                        port=port.number,
+                        message=f"port {port.number} is inconclusive: {port.inconclusive}",
+                    )
                 )
         return host
 
@@ -390,7 +423,11 @@ class ScanReader:
         number = int(portid) if portid.isascii() and portid.isdigit() and len(portid) <= 5 else 0
         if not 1 <= number <= 65535:
             problems.append(
-                Problem(stage=Stage.PARSE, address=address, message=f"a <port> with portid {portid[:20]!r} is not a port number: skipped")
+                Problem(
+                    stage=Stage.PARSE,
+                    address=address,
+                    message=f"a <port> with portid {portid[:20]!r} is not a port number: skipped",
+                )
             )
             return None
         transport = elem.get("protocol", "tcp")
@@ -399,7 +436,14 @@ class ScanReader:
         scripts: dict[str, etree._Element] = {}
         for script_el in elem.iterfind("script"):
             if len(scripts) >= MAX_SCRIPTS_PER_PORT:
-                problems.append(Problem(stage=Stage.PARSE, address=address, port=number, message=f"more than {MAX_SCRIPTS_PER_PORT} scripts on one port: the rest were not read"))
+                problems.append(
+                    Problem(
+                        stage=Stage.PARSE,
+                        address=address,
+                        port=number,
+                        message=f"more than {MAX_SCRIPTS_PER_PORT} scripts on one port: the rest were not read",
+                    )
+                )
                 break
             scripts.setdefault(script_el.get("id", ""), script_el)
 
@@ -493,11 +537,17 @@ def _is_top_level_host(elem: etree._Element | None) -> bool:
 def _repeated_ports(repeats: list[tuple[str, str]], count: int) -> list[Problem]:
     """Problems for the <port> elements that repeated one already read in the same host."""
     found = [
-        Problem(stage=Stage.PARSE, port=_int(portid), message=f"port {portid[:20]!r}/{transport[:10]} appears twice: only the first is read")
+        Problem(
+            stage=Stage.PARSE,
+            port=_int(portid),
+            message=f"port {portid[:20]!r}/{transport[:10]} appears twice: only the first is read",
+        )
         for transport, portid in repeats
     ]
     if count > len(repeats):
-        found.append(Problem(stage=Stage.PARSE, message=f"{count - len(repeats)} more repeated <port> elements were not read"))
+        found.append(
+            Problem(stage=Stage.PARSE, message=f"{count - len(repeats)} more repeated <port> elements were not read")
+        )
     return found
 
 
@@ -547,7 +597,7 @@ def _open(source: XmlSource) -> IO[bytes]:
     raise XmlError(f"expected nmap XML as bytes, str, a path or a binary file, got {type(source).__name__}")
 
 
-def _open_path(path: "str | os.PathLike[str]") -> IO[bytes]:
+def _open_path(path: str | os.PathLike[str]) -> IO[bytes]:
     try:
         return open(path, "rb")
     except OSError as exc:

@@ -91,7 +91,7 @@ def plan(path: str | os.PathLike[str], piece_bytes: int = PIECE_BYTES) -> SplitP
         file.seek(end)
         outside = header + file.read(size - end)
     starts = [c for c in dict.fromkeys(cuts) if c < end]
-    pieces = tuple(zip(starts, [*starts[1:], end]))
+    pieces = tuple(zip(starts, [*starts[1:], end], strict=True))
     return SplitPlan(start_tag=opening.group(0), pieces=pieces, outside=outside)
 
 

@@ -9,13 +9,13 @@ that raises becomes a ``Problem`` in the report and the other rules go on, unles
 from __future__ import annotations
 
 import traceback
-from typing import Iterable
+from collections.abc import Iterable
 
 from ..model.domain import DomainRecord
 from ..model.findings import Finding
 from ..model.records import HostRecord, PortRecord, Problem, ScanRecord, Stage
-from ..protocols import MX_PORT, Protocol
 from ..model.report import Report, TargetResult, outcome_of
+from ..protocols import MX_PORT, Protocol
 from .registry import Observation, Registry, Rule
 
 

@@ -17,8 +17,8 @@ from __future__ import annotations
 import importlib
 import inspect
 import types
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from importlib import metadata
-from typing import Callable, Iterable, Iterator, Mapping, Union
 
 import attrs
 
@@ -43,6 +43,14 @@ BUILTIN_MODULES = (
 )
 
 
+def _strings(value: Iterable[str]) -> tuple[str, ...]:
+    return tuple(value)
+
+
+def _protocols(value: Iterable[Protocol]) -> frozenset[Protocol]:
+    return frozenset(value)
+
+
 @attrs.frozen
 class Observation:
     """What a rule saw. The engine adds everything the rule's declaration already says."""
@@ -50,14 +58,14 @@ class Observation:
     #: One sentence about this port or host, e.g. "POP3 on 110 offers no STLS".
     summary: str
     #: The facts behind it, e.g. ("capabilities: USER SASL(PLAIN) TOP",).
-    evidence: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    evidence: tuple[str, ...] = attrs.field(default=(), converter=_strings)
     #: For host-level rules: the port the observation is about, if it is about one.
     port: int | None = None
     #: For domain-level rules: the MX host name the observation is about, if it is about one.
     mx: str | None = None
 
 
-RuleTarget = Union[type[PortRecord], type[HostRecord], type[DomainRecord]]
+RuleTarget = type[PortRecord] | type[HostRecord] | type[DomainRecord]
 
 
 def _severity(value: Severity | str) -> Severity:
@@ -83,13 +91,13 @@ class RuleSpec:
     #: CWE number, e.g. 319 for cleartext transmission of sensitive information.
     cwe: int | None = None
     #: Equivalent checks in other tools, e.g. ("Nessus 15855",).
-    references: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    references: tuple[str, ...] = attrs.field(default=(), converter=_strings)
     #: ``PortRecord`` (called once per open port), ``HostRecord`` (once per host) or
     #: ``DomainRecord`` (once per mail domain, by ``assess_domain``).
     applies_to: RuleTarget = PortRecord
     #: For port rules: the protocols whose ports the rule is called for (empty: every port).
     #: The engine skips the rule on other ports, so it need not check the protocol itself.
-    protocols: frozenset[Protocol] = attrs.field(default=frozenset(), converter=frozenset)
+    protocols: frozenset[Protocol] = attrs.field(default=frozenset(), converter=_protocols)
     #: The function's docstring: the rule's user documentation.
     description: str = ""
 
@@ -162,7 +170,9 @@ def rules_in(module: types.ModuleType) -> list[Rule]:
         for obj in vars(module).values()
         if hasattr(obj, _SPEC_ATTRIBUTE) and _defined_in(obj, module.__name__)
     ]
-    return sorted(found, key=lambda r: (getattr(r.function, "__code__", None) and r.function.__code__.co_firstlineno) or 0)
+    return sorted(
+        found, key=lambda r: (getattr(r.function, "__code__", None) and r.function.__code__.co_firstlineno) or 0
+    )
 
 
 class Registry:
@@ -217,7 +227,7 @@ class Registry:
         return self._port_rules[protocol]
 
     @classmethod
-    def from_modules(cls, modules: Iterable[str | types.ModuleType]) -> "Registry":
+    def from_modules(cls, modules: Iterable[str | types.ModuleType]) -> Registry:
         """A registry of every rule declared in these modules (names or module objects)."""
         rules: list[Rule] = []
         for module in modules:
@@ -225,7 +235,7 @@ class Registry:
         return cls(rules)
 
     @classmethod
-    def default(cls, *, plugins: bool = True) -> "Registry":
+    def default(cls, *, plugins: bool = True) -> Registry:
         """The built-in rules, plus those of every module in the ``mailtls.rules`` entry-point group."""
         rules: list[Rule] = []
         for name in BUILTIN_MODULES:
@@ -240,7 +250,7 @@ class Registry:
                     if not isinstance(module, types.ModuleType):
                         raise RuleError(f"entry point names {module!r}, not a module")
                     found = rules_in(module)
-                except Exception as exc:  # a broken plugin must not stop the scan
+                except Exception as exc:  # noqa: BLE001 - a broken plugin must not stop the scan
                     problems.append(Problem(stage=Stage.PLUGIN, message=f"{where} failed to load: {exc!r}"))
                     continue
                 for item in found:
@@ -259,7 +269,7 @@ class Registry:
                     rules.append(item)
         return cls(rules, problems=problems)
 
-    def without(self, *rule_ids: str) -> "Registry":
+    def without(self, *rule_ids: str) -> Registry:
         """A copy with these rules disabled."""
         unknown = set(rule_ids) - set(self._rules)
         if unknown:
@@ -270,14 +280,14 @@ class Registry:
             problems=self.problems,
         )
 
-    def only(self, *rule_ids: str) -> "Registry":
+    def only(self, *rule_ids: str) -> Registry:
         """A copy holding only these rules."""
         unknown = set(rule_ids) - set(self._rules)
         if unknown:
             raise RuleError(f"cannot keep unknown rule(s): {', '.join(sorted(unknown))}")
         return self.without(*(r.id for r in self if r.id not in rule_ids))
 
-    def with_severity(self, overrides: Mapping[str, Severity | str]) -> "Registry":
+    def with_severity(self, overrides: Mapping[str, Severity | str]) -> Registry:
         """A copy with these rules' severities changed, e.g. ``{"MT103": "low"}``."""
         return Registry(self, severity={**self._severity, **overrides}, problems=self.problems)
 

@@ -19,7 +19,7 @@ import math
 import os
 import queue
 import threading
-from typing import Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 from .._errors import OptionError
 from ..model.records import Problem, RunRecord, Stage
@@ -127,7 +127,7 @@ class ScanStream:
             batch = futures[future]
             try:
                 result = future.result()
-            except Exception as exc:  # the worker died, the result did not come back...
+            except Exception as exc:  # noqa: BLE001 - the worker died, the result did not come back...
                 yield from _failed(batch, set(), f"{type(exc).__name__}: {exc}")
                 continue
             self._collect(result)
@@ -151,7 +151,7 @@ def _run_reporting(batch: Batch, index: int, arrivals: queue.Queue[Scanned | _Ba
         return
     try:
         result = scan_batch(batch, on_scanned=arrivals.put)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - the batch must end with an answer, whatever went wrong
         arrivals.put(_BatchEnd(index, None, f"{type(exc).__name__}: {exc}"))
         return
     arrivals.put(_BatchEnd(index, result, ""))

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import ipaddress
 import time
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 import attrs
 
@@ -110,7 +110,8 @@ def scan_batch(batch: Batch, on_scanned: Callable[[Scanned], None] | None = None
                     address=host.address,
                     message=f"host timeout reached before service detection on port(s) {_ports(unconfirmed)}",
                 )
-                finish(Scanned(target, _inconclusive(host, unconfirmed, "not identified before the host timeout"), (*problems, late)))
+                unidentified = _inconclusive(host, unconfirmed, "not identified before the host timeout")
+                finish(Scanned(target, unidentified, (*problems, late)))
             return BatchResult(tuple(done), tuple(runs), tuple(run_problems))
         wanted = tuple(sorted({p for (_, _, ports) in pending.values() for p in ports}))
         second = NmapRun(
@@ -134,7 +135,9 @@ def scan_batch(batch: Batch, on_scanned: Callable[[Scanned], None] | None = None
                 message=f"service detection on port(s) {_ports(unconfirmed)} did not report this host; "
                 "the first pass's results are kept",
             )
-            finish(Scanned(target, _inconclusive(host, unconfirmed, "service detection did not finish"), (*problems, lost)))
+            finish(
+                Scanned(target, _inconclusive(host, unconfirmed, "service detection did not finish"), (*problems, lost))
+            )
     return BatchResult(tuple(done), tuple(runs), tuple(run_problems))
 
 
@@ -193,12 +196,12 @@ def _missing(target: Target, run: NmapRun, run_problems: list[Problem]) -> Scann
         return Scanned(target, None, (problem,), Outcome.UNRESOLVED, "the name did not resolve")
     if run.killed:
         reason = "nmap's run was stopped at its deadline before it reported this target"
-        return Scanned(
-            target, None, (Problem(stage=Stage.TARGET, address=target.value, message=reason),), Outcome.TIMED_OUT, reason
-        )
+        problem = Problem(stage=Stage.TARGET, address=target.value, message=reason)
+        return Scanned(target, None, (problem,), Outcome.TIMED_OUT, reason)
     why = next((p.message for p in run_problems if p.stage is Stage.SCAN), "no reason given")
     reason = f"nmap reported nothing for this target ({why})"
-    return Scanned(target, None, (Problem(stage=Stage.TARGET, address=target.value, message=reason),), Outcome.FAILED, reason)
+    problem = Problem(stage=Stage.TARGET, address=target.value, message=reason)
+    return Scanned(target, None, (problem,), Outcome.FAILED, reason)
 
 
 def _ports(numbers: Iterable[int]) -> str:

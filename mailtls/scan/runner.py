@@ -32,7 +32,8 @@ import signal
 import subprocess
 import threading
 import time
-from typing import IO, Iterator, Sequence
+from collections.abc import Iterator, Sequence
+from typing import IO
 
 import attrs
 
@@ -146,7 +147,7 @@ class NmapRun:
         executable = find_nmap()
         self.command = (executable, "-oX", "-", *nmap_arguments(self.job), "-iL", "-")
         try:
-            process = subprocess.Popen(
+            process = subprocess.Popen(  # noqa: S603 - an argument list, no shell: the located nmap and our options
                 self.command,
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
@@ -156,7 +157,7 @@ class NmapRun:
             )
         except OSError as exc:
             raise NmapNotFoundError(f"nmap could not be started ({exc.strerror}): {INSTALL_HINT}") from None
-        assert process.stdin is not None and process.stdout is not None and process.stderr is not None
+        assert process.stdin is not None and process.stdout is not None and process.stderr is not None  # noqa: S101 - PIPEs
         stderr = _Drain(process.stderr)
         feeder = threading.Thread(target=_feed, args=(process.stdin, self.job.targets), daemon=True)
         feeder.start()

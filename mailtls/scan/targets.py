@@ -14,7 +14,7 @@ import ipaddress
 import math
 import re
 import socket
-from typing import Iterable
+from collections.abc import Iterable
 
 import attrs
 

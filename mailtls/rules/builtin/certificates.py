@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Iterator
+from collections.abc import Iterator
 
-from ...model.records import Certificate, PortRecord
 from ...model.findings import Severity
+from ...model.records import Certificate, PortRecord
 from ..registry import Observation, rule
 from ._common import GREENBONE
 
@@ -67,7 +67,9 @@ def certificate_out_of_date(port: PortRecord) -> Iterator[Observation]:
     cwe=295,
     references=("Nessus 57582", "Nessus 51192"),
     context=_CONTEXT,
-    remediation="Use a certificate issued by a public CA (or, for internal-only clients, by your own CA that they trust).",
+    remediation=(
+        "Use a certificate issued by a public CA (or, for internal-only clients, by your own CA that they trust)."
+    ),
 )
 def self_signed(port: PortRecord) -> Iterator[Observation]:
     """The certificate's issuer is its own subject: no authority vouches for it, so a client
@@ -151,7 +153,9 @@ def matches(pattern: str, hostname: str) -> bool:
     cwe=297,
     references=("Nessus 45411", "Nessus 45410"),
     context=_CONTEXT + " Checked only when the scan was given a host name, not an address.",
-    remediation="Issue a certificate whose Subject Alternative Names include the name clients use to reach this server.",
+    remediation=(
+        "Issue a certificate whose Subject Alternative Names include the name clients use to reach this server."
+    ),
 )
 def hostname_mismatch(port: PortRecord) -> Iterator[Observation]:
     """The scan was asked for a host name, and the certificate on this port is for other names:

@@ -7,11 +7,11 @@ TLS, so the same keywords there are harmless and these rules stay silent.
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
+from ...model.findings import Severity
 from ...model.records import Capabilities, PortRecord
 from ...protocols import Protocol
-from ...model.findings import Severity
 from ..registry import Observation, rule
 from ._common import CLEARTEXT_MECHANISMS, GREENBONE, capability_evidence
 

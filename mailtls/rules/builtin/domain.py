@@ -7,7 +7,7 @@ record that could not be read (``inconclusive``) is never judged.
 from __future__ import annotations
 
 import hashlib
-from typing import Iterator
+from collections.abc import Iterator
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -312,7 +312,11 @@ def tlsa_mismatch(domain: DomainRecord) -> Iterator[Observation]:
             continue
         if mx.certificate is None or not mx.certificate.pem:
             if mx.certificate is None:
-                yield Observation(summary=f"MX {mx.name} has TLSA records but shows no certificate on port 25", evidence=listed, mx=mx.name)
+                yield Observation(
+                    summary=f"MX {mx.name} has TLSA records but shows no certificate on port 25",
+                    evidence=listed,
+                    mx=mx.name,
+                )
             continue  # a certificate without its PEM (recorded XML): nothing to compare
         cert = x509.load_pem_x509_certificate(mx.certificate.pem.encode())
         if any(r.usage == 3 and _digest(r, cert) == r.data.lower() for r in usable):

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
+from ...model.findings import Severity
 from ...model.records import PortRecord, TlsMode
 from ...protocols import MAIL_PROTOCOLS, Protocol
-from ...model.findings import Severity
 from ..registry import Observation, rule
 from ._common import GREENBONE, capability_evidence, is_submission
 
@@ -168,6 +168,7 @@ def starttls_broken(port: PortRecord) -> Iterator[Observation]:
     caps = port.capabilities
     if caps is not None and caps.before_tls and caps.starttls and port.tls_mode is TlsMode.NONE:
         yield Observation(
-            summary=f"{port.protocol.value.upper()} on port {port.number} advertises STARTTLS but no TLS handshake succeeded",
+            summary=f"{port.protocol.value.upper()} on port {port.number} advertises STARTTLS "
+            "but no TLS handshake succeeded",
             evidence=capability_evidence(port),
         )

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
+from ...model.findings import Severity
 from ...model.records import HostRecord, PortRecord, TlsMode
 from ...protocols import IMPLICIT_TLS_PORT, MAIL_PROTOCOLS, STANDARD_PORTS, Protocol
-from ...model.findings import Severity
 from ..registry import Observation, rule
 from ._common import GREENBONE, is_submission
 
@@ -69,7 +69,9 @@ def starttls_only(host: HostRecord) -> Iterator[Observation]:
         "needed by clients that have not moved. Even with STARTTLS required there, every open port "
         "is more to maintain and one more place where a configuration slip exposes passwords."
     ),
-    remediation="Move the remaining clients to the TLS port (995 for POP3, 993 for IMAP), then close the plaintext one.",
+    remediation=(
+        "Move the remaining clients to the TLS port (995 for POP3, 993 for IMAP), then close the plaintext one."
+    ),
 )
 def plaintext_beside_tls(host: HostRecord) -> Iterator[Observation]:
     """POP3 or IMAP is open on a plaintext or STARTTLS port while the same host serves the same
@@ -98,7 +100,9 @@ def plaintext_beside_tls(host: HostRecord) -> Iterator[Observation]:
         "inventories and scans that only look at the usual ones; it often turns out to be a "
         "test instance or a workaround nobody remembers, configured less carefully."
     ),
-    remediation="Confirm the service is meant to be reachable; close it or give it the same TLS settings as the standard ports.",
+    remediation=(
+        "Confirm the service is meant to be reachable; close it or give it the same TLS settings as the standard ports."
+    ),
     references=("Nessus 18391", f"{GREENBONE}18391"),
 )
 def nonstandard_port(port: PortRecord) -> Iterator[Observation]:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
+from ...model.findings import Severity
 from ...model.records import PortRecord
 from ...protocols import OPEN_RELAY_SCRIPT, Protocol
-from ...model.findings import Severity
 from ..registry import Observation, rule
 from ._common import GREENBONE
 

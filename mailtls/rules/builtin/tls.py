@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import functools
 import re
-from typing import Iterator
+from collections.abc import Iterator
 
-from ...model.records import PortRecord
 from ...model.findings import Severity
+from ...model.records import PortRecord
 from ..registry import Observation, rule
 from ._common import GREENBONE
 
@@ -103,7 +103,9 @@ _UNSAFE = re.compile(r"_anon_|_NULL_|WITH_NULL|EXPORT", re.IGNORECASE)
         "man-in-the-middle is accepted; NULL ones encrypt nothing; export ones use keys short "
         "enough to break in hours. A client that ends up with one gets no real protection."
     ),
-    remediation="Remove aNULL, eNULL and EXPORT suites from the server's cipher list (e.g. append :!aNULL:!eNULL:!EXPORT).",
+    remediation=(
+        "Remove aNULL, eNULL and EXPORT suites from the server's cipher list (e.g. append :!aNULL:!eNULL:!EXPORT)."
+    ),
 )
 def unsafe_suites(port: PortRecord) -> Iterator[Observation]:
     """The server accepts cipher suites without authentication (anon), without encryption (NULL)

@@ -7,6 +7,9 @@ import _fake
 
 _fake.start()
 first, *rest = _fake.targets()
-cut = f'<host starttime="1700000003"><status state="up" reason="user-set"/>\n<address addr="{rest[0] if rest else first}" addrt'
+cut = (
+    '<host starttime="1700000003"><status state="up" reason="user-set"/>\n'
+    f'<address addr="{rest[0] if rest else first}" addrt'
+)
 _fake.write(_fake.HEAD + _fake.host(first) + cut)
 os.kill(os.getpid(), signal.SIGKILL)
