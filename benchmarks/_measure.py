@@ -32,7 +32,8 @@ def measure(code: str, *, repeat: int = 3) -> dict:
     for _ in range(repeat):
         out = subprocess.run([sys.executable, "-c", wrapper], capture_output=True, text=True)
         if out.returncode != 0:
-            return {"error": (out.stderr.strip().splitlines() or [f"exit {out.returncode}"])[-1]}
+            last = (out.stderr.strip().splitlines() or [f"exit {out.returncode}"])[-1]
+            return {"error": last[:300] + (" ..." if len(last) > 300 else "")}
         runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
     return {
         "seconds": statistics.median(r["seconds"] for r in runs),

@@ -1,6 +1,6 @@
 """Many hosts at once: ``assess_many`` against the alternatives, on the simulated fleet and the real lab.
 
-    python benchmarks/bench_many.py [--sizes 16,256,1024] [--per-host-max 256] [--naive-max 16] [--no-dask] [--no-lab]
+    python benchmarks/bench_many.py [--sizes 16,256,1024] [--per-host-max 256] [--naive-max 16] [--dask-max 256] [--no-lab]
 
 Run as root from the project root (it starts the fleet and the lab on loopback). For each
 fleet size, in one run:
@@ -126,14 +126,14 @@ def main() -> None:
     parser.add_argument("--sizes", default="16,256,1024")
     parser.add_argument("--per-host-max", type=int, default=256)
     parser.add_argument("--naive-max", type=int, default=16)
-    parser.add_argument("--no-dask", action="store_true")
+    parser.add_argument("--dask-max", type=int, default=256, help="largest fleet also run on a Dask LocalCluster")
     parser.add_argument("--no-lab", action="store_true")
     args = parser.parse_args()
     nmap_version = subprocess.run(["nmap", "--version"], capture_output=True, text=True).stdout.split("\n")[0]
     print(f"{platform.node()}: {os.cpu_count()} CPUs, Python {platform.python_version()}, {nmap_version}, "
           f"mailtls {mailtls.__version__}\n", flush=True)
     for size in (int(s) for s in args.sizes.split(",")):
-        print("\n".join(bench_fleet(size, args.per_host_max, args.naive_max, not args.no_dask)), flush=True)
+        print("\n".join(bench_fleet(size, args.per_host_max, args.naive_max, size <= args.dask_max)), flush=True)
     if not args.no_lab:
         print("\n".join(bench_lab()), flush=True)
 
