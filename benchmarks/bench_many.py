@@ -1,6 +1,7 @@
 """Many hosts at once: ``assess_many`` against the alternatives, on the simulated fleet and the real lab.
 
-    python benchmarks/bench_many.py [--sizes 16,256,1024] [--per-host-max 256] [--naive-max 16] [--dask-max 256] [--no-lab]
+    python benchmarks/bench_many.py [--sizes 16,256,1024] [--per-host-max 256] [--naive-max 16]
+                                     [--dask-max 256] [--no-lab]
 
 Run as root from the project root (it starts the fleet and the lab on loopback). For each
 fleet size, in one run:

@@ -78,6 +78,15 @@ def _run(
     problems: list[Problem],
     strict: bool,
 ) -> Iterable[Finding]:
+    number = port.number if port else None
+    observations = _observe(item, record, problems, strict, "", address=host.address, port=number)
+    return [_finding(item, registry, host, port, observation) for observation in observations]
+
+
+def _observe(
+    item: Rule, record: object, problems: list[Problem], strict: bool, where: str, **about: str | int | None
+) -> list[Observation]:
+    """What one rule observed; a rule that raises (or yields something else) is a problem, not a crash."""
     try:
         observations = list(item.function(record) or ())
         for observation in observations:
@@ -89,15 +98,14 @@ def _run(
         problems.append(
             Problem(
                 stage=Stage.RULE,
-                message=f"rule {item.id} raised {type(exc).__name__}: {exc}",
-                address=host.address,
-                port=port.number if port else None,
+                message=f"rule {item.id} raised {type(exc).__name__}{where}: {exc}",
                 rule_id=item.id,
                 detail=traceback.format_exc(),
+                **about,  # type: ignore[arg-type]
             )
         )
-        return ()
-    return [_finding(item, registry, host, port, observation) for observation in observations]
+        return []
+    return observations
 
 
 def _finding(
@@ -134,23 +142,7 @@ def judge_domain(
     findings: list[Finding] = []
     problems: list[Problem] = []
     for item in registry.domain_rules:
-        try:
-            observations = list(item.function(record) or ())
-            for observation in observations:
-                if not isinstance(observation, Observation):
-                    raise TypeError(f"rule yielded {type(observation).__name__}, not mailtls.Observation")
-        except Exception as exc:
-            if strict:
-                raise
-            problems.append(
-                Problem(
-                    stage=Stage.RULE,
-                    message=f"rule {item.id} raised {type(exc).__name__} on {record.domain}: {exc}",
-                    rule_id=item.id,
-                    detail=traceback.format_exc(),
-                )
-            )
-            continue
+        observations = _observe(item, record, problems, strict, f" on {record.domain}")
         findings.extend(_domain_finding(item, registry, record, o) for o in observations)
     return tuple(findings), tuple(problems)
 
