@@ -110,8 +110,8 @@ def scan_batch(batch: Batch, on_scanned: Callable[[Scanned], None] | None = None
                     address=host.address,
                     message=f"host timeout reached before service detection on port(s) {_ports(unconfirmed)}",
                 )
-                unidentified = _inconclusive(host, unconfirmed, "not identified before the host timeout")
-                finish(Scanned(target, unidentified, (*problems, late)))
+                unidentified, kept = _unidentified(host, problems, unconfirmed, "the host timeout came before -sV")
+                finish(Scanned(target, unidentified, (*kept, late)))
             return BatchResult(tuple(done), tuple(runs), tuple(run_problems))
         wanted = tuple(sorted({p for (_, _, ports) in pending.values() for p in ports}))
         second = NmapRun(
@@ -135,9 +135,8 @@ def scan_batch(batch: Batch, on_scanned: Callable[[Scanned], None] | None = None
                 message=f"service detection on port(s) {_ports(unconfirmed)} did not report this host; "
                 "the first pass's results are kept",
             )
-            finish(
-                Scanned(target, _inconclusive(host, unconfirmed, "service detection did not finish"), (*problems, lost))
-            )
+            unidentified, kept = _unidentified(host, problems, unconfirmed, "service detection (-sV) did not finish")
+            finish(Scanned(target, unidentified, (*kept, lost)))
     return BatchResult(tuple(done), tuple(runs), tuple(run_problems))
 
 
@@ -174,15 +173,32 @@ def _superseded(problems: tuple[Problem, ...], first: HostRecord, merged: HostRe
     return tuple(p for p in problems if not (p.stage is Stage.EXCHANGE and p.port in replaced))
 
 
-def _inconclusive(host: HostRecord, ports: Iterable[int], why: str) -> HostRecord:
+def _unidentified(
+    host: HostRecord, problems: tuple[Problem, ...], ports: Iterable[int], why: str
+) -> tuple[HostRecord, tuple[Problem, ...]]:
+    """The host with these ports inconclusive for want of -sV, and its problems saying so.
+
+    On these non-standard ports the first pass ran no script at all (nmap picks scripts by
+    port number or by the service -sV names), so "not identified" is the whole truth."""
     numbers = set(ports)
+    reason = f"not identified: {why}"
 
     def mark(port: PortRecord) -> PortRecord:
-        if port.number in numbers and port.is_open and not port.inconclusive:
-            return attrs.evolve(port, inconclusive=why)
-        return port
+        return attrs.evolve(port, inconclusive=reason) if port.number in numbers and port.is_open else port
 
-    return attrs.evolve(host, ports=tuple(mark(p) for p in host.ports))
+    marked = attrs.evolve(host, ports=tuple(mark(p) for p in host.ports))
+    kept = tuple(p for p in problems if not (p.stage is Stage.EXCHANGE and p.port in numbers))
+    said = tuple(
+        Problem(
+            stage=Stage.EXCHANGE,
+            address=host.address,
+            port=p.number,
+            message=f"port {p.number} is inconclusive: {reason}",
+        )
+        for p in marked.ports
+        if p.number in numbers and p.is_open
+    )
+    return marked, (*kept, *said)
 
 
 def _missing(target: Target, run: NmapRun, run_problems: list[Problem]) -> Scanned:
