@@ -221,7 +221,7 @@ def iter_assess_xml(
     order all the same. ``workers=1`` reads in this process only."""
     xml = _xml_of(source)
     rules = registry if registry is not None else Registry.default()
-    count = os.cpu_count() or 1 if workers is None else check_concurrency(workers)
+    count = (os.cpu_count() or 1) if workers is None else check_concurrency(workers)
     if count > 1 and isinstance(xml, (str, os.PathLike)) and _is_large_file(xml) and _picklable(registry, strict):
         cut = split.plan(xml)
         if cut is not None and len(cut.pieces) > 1:
