@@ -41,8 +41,21 @@ M.SHOWN = 512
 --- The script whose code is running: the first frame whose source is an .nse file.
 -- A thread made by stdnse.new_thread (ssl-enum-ciphers' workers) starts in its
 -- script's own function, so this finds it too.
+local script_of = setmetatable({}, {__mode = "k"})
+
 function M.caller()
-  for level = 2, 40 do
+  local thread = coroutine.running()
+  local known = script_of[thread]
+  if known then
+    return known
+  end
+  local name = M.find_caller()
+  script_of[thread] = name
+  return name
+end
+
+function M.find_caller()
+  for level = 3, 40 do
     local info = debug.getinfo(level, "S")
     if not info then
       break
@@ -86,11 +99,14 @@ end
 local ledger = {
   installed = false,
   limit = 5,
-  -- ip -> weak set of sockets connected (or connecting) to it
-  open = {},
+  -- ip -> connections connecting or open now (counted at connect, released at close,
+  -- a failed connect, or when a socket nobody closed is collected)
+  count = {},
+  -- ip -> {closed_at, grace} of connections closed a moment ago (see grace_of)
+  closing = {},
   -- ip -> port number -> script -> {connections = n, trouble = {kind = count}, said = {...}}
   ports = {},
-  -- socket -> {ip, port, script, received, sent}
+  -- socket -> {ip, port, script, thread, open, received, sent_tls, managed}
   sockets = setmetatable({}, {__mode = "k"}),
   -- ip -> the most connections seen open at once
   peak = {},
@@ -124,40 +140,60 @@ local function grace_of(host)
 end
 
 local function open_count(ip)
-  local set = ledger.open[ip]
-  if not set then
-    return 0
-  end
-  local n = 0
-  for socket in pairs(set) do
-    local info = ledger.sockets[socket]
-    -- get_info answers only on a socket that is connected; else it raises.
-    if info and (info.connecting or (info.closed_at and nmap.clock_ms() - info.closed_at < info.grace)
-        or pcall(socket.get_info, socket)) then
-      n = n + 1
-    else
-      set[socket] = nil
+  local closing = ledger.closing[ip]
+  local recent = 0
+  if closing then
+    local now = nmap.clock_ms()
+    for i = #closing, 1, -1 do
+      if now - closing[i].closed_at >= closing[i].grace then
+        table.remove(closing, i)
+      else
+        recent = recent + 1
+      end
     end
   end
-  return n
-end
-
--- Held by this thread already: a script that opens a second connection while holding
--- one is let through rather than made to wait for itself.
-local function held_here(ip)
-  local thread = coroutine.running()
-  for socket in pairs(ledger.open[ip] or {}) do
-    local info = ledger.sockets[socket]
-    if info and info.thread == thread and not info.closed_at and pcall(socket.get_info, socket) then
-      return true
-    end
-  end
-  return false
+  return (ledger.count[ip] or 0) + recent
 end
 
 local function released(ip)
-  nmap.condvar(ledger.open)("broadcast")
+  if ip == nil or (ledger.waiting[ip] or 0) > 0 then
+    nmap.condvar(ledger.open_waiters)("broadcast")
+  end
 end
+ledger.open_waiters = {}
+
+-- A connection stops counting: closed (counted a moment longer), failed, or collected.
+local function release(info, closed)
+  if not info.open then
+    return
+  end
+  info.open = false
+  ledger.count[info.ip] = ledger.count[info.ip] - 1
+  local held = ledger.held[info.thread]
+  if held then
+    held[info.ip] = (held[info.ip] or 1) - 1
+  end
+  if closed then
+    local closing = ledger.closing[info.ip] or {}
+    ledger.closing[info.ip] = closing
+    closing[#closing + 1] = {closed_at = nmap.clock_ms(), grace = info.grace}
+    if (ledger.waiting[info.ip] or 0) > 0 then
+      -- From inside a script's thread a timer wakes the waiters when the moment is over;
+      -- socket_unlock closes the sockets of finished threads outside any script, where
+      -- the next event will.
+      local grace = info.grace
+      pcall(stdnse.new_thread, function()
+        stdnse.sleep(grace / 1000)
+        released()
+      end)
+    end
+  end
+  released(info.ip)
+end
+
+-- thread -> ip -> connections it holds open: a script that opens a second connection
+-- while holding one is let through rather than made to wait for itself.
+ledger.held = setmetatable({}, {__mode = "k"})
 
 local function entry(ip, number, script)
   local by_port = ledger.ports[ip]
@@ -240,21 +276,25 @@ function M.install(limit)
     end
     local ip, number = ip_of(host), port_of(port)
     local script = M.caller()
+    local thread = coroutine.running()
+    local held = ledger.held[thread]
     -- Wait for a free place: the host's connections, counted across every script and port.
-    while open_count(ip) >= ledger.limit and not held_here(ip) do
+    while open_count(ip) >= ledger.limit and not (held and (held[ip] or 0) > 0) do
       ledger.waiting[ip] = (ledger.waiting[ip] or 0) + 1
-      nmap.condvar(ledger.open)("wait")
+      nmap.condvar(ledger.open_waiters)("wait")
       ledger.waiting[ip] = ledger.waiting[ip] - 1
     end
-    local set = ledger.open[ip]
-    if not set then
-      set = setmetatable({}, {__mode = "k"})
-      ledger.open[ip] = set
+    local previous = ledger.sockets[socket]
+    if previous then
+      release(previous, true) -- a socket connected again without a close
     end
-    set[socket] = true
-    local info = {ip = ip, port = number, script = script, managed = ledger.managed[coroutine.running()],
-      connecting = true, thread = coroutine.running(), grace = grace_of(host)}
+    local info = {ip = ip, port = number, script = script, managed = ledger.managed[thread],
+      thread = thread, grace = grace_of(host), open = true}
     ledger.sockets[socket] = info
+    ledger.count[ip] = (ledger.count[ip] or 0) + 1
+    held = held or {}
+    ledger.held[thread] = held
+    held[ip] = (held[ip] or 0) + 1
     local e = entry(ip, number, script)
     e.connections = e.connections + 1
     local now = open_count(ip)
@@ -262,11 +302,9 @@ function M.install(limit)
       ledger.peak[ip] = now
     end
     local status, err = connect(socket, host, port, protocol, ...)
-    info.connecting = nil
     if not status then
-      set[socket] = nil
       info.received = true
-      released(ip)
+      release(info, false)
     end
     if not status and not info.managed then
       local kind = (err == "TIMEOUT" and "timeout") or (is_reset(err) and "reset") or "unreachable"
@@ -280,21 +318,10 @@ function M.install(limit)
 
   local close = methods.close
   methods.close = function(socket, ...)
-    local info = ledger.sockets[socket]
-    local open = info and not info.closed_at and ledger.open[info.ip] and ledger.open[info.ip][socket]
     local result = table.pack(close(socket, ...))
-    if open then
-      -- Still counted for a moment (see grace_of); whoever waits is told when it is over.
-      info.closed_at = nmap.clock_ms()
-      if (ledger.waiting[info.ip] or 0) > 0 then
-        -- From inside a script's thread a timer wakes the waiters; socket_unlock closes the
-        -- sockets of finished threads outside any script, where the next event will.
-        local grace = info.grace
-        pcall(stdnse.new_thread, function()
-          stdnse.sleep(grace / 1000)
-          released()
-        end)
-      end
+    local info = ledger.sockets[socket]
+    if info then
+      release(info, true)
     end
     return table.unpack(result, 1, result.n)
   end
@@ -303,9 +330,11 @@ function M.install(limit)
   local metatable = debug.getmetatable(probe)
   local collect = metatable.__gc
   metatable.__gc = function(socket)
-    local result = collect(socket)
-    pcall(released)
-    return result
+    local info = ledger.sockets[socket]
+    if info then
+      pcall(release, info, false)
+    end
+    return collect(socket)
   end
 
   for _, name in ipairs({"receive", "receive_buf", "receive_bytes", "receive_lines"}) do
