@@ -17,8 +17,9 @@ tried again after a pause, twice; a failed handshake is tried once more. The out
 says how many tries it took, and "handshake" is one of: established, failed (every
 try; the error is given), declined (STARTTLS answered with an error), not-offered,
 refused (the server never let the session start: nothing was learned), broken (the
-exchange stopped half-way). It sends EHLO/CAPABILITY/CAPA, STARTTLS and QUIT/LOGOUT
-only: no login, no mail.
+exchange stopped half-way). It sends EHLO/CAPABILITY/CAPA, STARTTLS and QUIT/LOGOUT,
+and on SMTP before STARTTLS "MAIL FROM:<>" then RSET, to see whether the server takes
+mail before TLS (the answer is "mail_from"): no recipient, no login, no mail.
 ]]
 
 ---
@@ -30,7 +31,8 @@ only: no login, no mail.
 -- <elem key="path">starttls</elem>
 -- <table key="greeting"><elem>220 mx.example ESMTP</elem></table>
 -- <table key="before_tls"><elem>250-mx.example</elem><elem>250 STARTTLS</elem></table>
--- <elem key="starttls">220 2.0.0 Ready to start TLS</elem>
+-- <elem key="mail_from">530 5.7.0 Must issue a STARTTLS command first</elem>
+-- <elem key="starttls">accepted</elem>
 -- <elem key="handshake">established</elem>
 -- <elem key="tries">1</elem>
 -- <table key="certificate"><elem key="sha1">...</elem><elem key="pem">...</elem></table>
@@ -112,6 +114,21 @@ local function try(host, port, name, out)
     end
     out.greeting = shown(state.greeting)
     out.before_tls = shown(state.capabilities)
+    if name == "smtp" and proto.capable(state.capabilities) then
+      -- Does the server take mail before TLS? A sender is named, never a recipient, and the
+      -- transaction is reset at once: nothing can be sent (RFC 5321 4.1.1.2, 4.1.1.5).
+      local said, err = mailtls.smtp_command(c, "MAIL FROM:<>\r\n")
+      if not said then
+        c:close()
+        return "broken", "MAIL FROM: " .. tostring(err)
+      end
+      out.mail_from = mailtls.clip(said[#said])
+      said, err = mailtls.smtp_command(c, "RSET\r\n")
+      if not said then
+        c:close()
+        return "broken", "RSET: " .. tostring(err)
+      end
+    end
     if not state.offered then
       c:send(proto.quit)
       c:close()

@@ -481,6 +481,15 @@ local function smtp_last(line)
   return not line:match("^%d%d%d%-")
 end
 
+--- Sends one SMTP command and reads its whole reply.
+function M.smtp_command(c, command)
+  local ok, err = c:send(command)
+  if not ok then
+    return nil, err
+  end
+  return c:lines(smtp_last)
+end
+
 M.PROTOCOLS = {
   smtp = {
     greeting = function(c) return c:lines(smtp_last) end,
