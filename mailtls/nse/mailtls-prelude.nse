@@ -16,7 +16,10 @@ Runs first in a mailtls scan and sets the terms every other script runs under:
   scripts (ssl-enum-ciphers): replies are read to their end however the server splits
   its writes (nselib's IMAP STARTTLS reads one line of a multi-line CAPABILITY reply),
   and a session turned away (a 421 greeting, a close before the greeting) is tried
-  again after a pause instead of being taken for "no STARTTLS".
+  again after a pause instead of being taken for "no STARTTLS";
+* on the ports where mailtls-session runs, ssl-cert is given the certificate of that
+  session's finished handshake, instead of fetching it again under nselib's one lock
+  for the whole scan.
 
 nmap's scripts themselves are not changed; they run on the socket methods and the
 STARTTLS function this script puts in place.
@@ -45,6 +48,19 @@ action = function()
       return mailtls.prepare_tls(name)
     end
     return stock(port)
+  end
+  -- ssl-cert prints the certificate of mailtls-session's finished handshake on the mail
+  -- ports: nselib's getCertificate would fetch it once more, under one lock for the whole
+  -- scan (every host and port in turn), and through its own STARTTLS.
+  local stock_certificate = sslcert.getCertificate
+  sslcert.getCertificate = function(host, port)
+    local cert = mailtls.session_certificate(host, port)
+    if cert then
+      return true, cert
+    elseif cert == false then
+      return false, "no TLS handshake finished (mailtls-session)"
+    end
+    return stock_certificate(host, port)
   end
   return ("at most %d connections at once per host"):format(mailtls.ledger.limit)
 end

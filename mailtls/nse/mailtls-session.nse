@@ -43,7 +43,11 @@ license = "GPL-3.0-or-later, as mailtls"
 categories = {"discovery", "safe"}
 
 portrule = function(host, port)
-  return port.protocol == "tcp" and port.state == "open" and mailtls.protocol_of(port) ~= nil
+  if port.protocol == "tcp" and port.state == "open" and mailtls.protocol_of(port) ~= nil then
+    mailtls.certificate_promised(host, port)
+    return true
+  end
+  return false
 end
 
 local function timeout_of(host)
@@ -58,11 +62,12 @@ local function shown(lines)
   return out
 end
 
-local function certificate_of(socket)
+local function certificate_of(socket, received)
   local cert = socket:get_ssl_certificate()
   if not cert then
     return nil
   end
+  received.cert = cert
   local out = stdnse.output_table()
   out.sha1 = stdnse.tohex(cert:digest("sha1"))
   out.pem = cert.pem
@@ -91,7 +96,7 @@ local function inside(c, name, out)
 end
 
 -- One try. Returns "done", or the kind of trouble ("refused", "failed", ...) and what was said.
-local function try(host, port, name, out)
+local function try(host, port, name, out, received)
   local proto = mailtls.PROTOCOLS[name]
   local timeout = timeout_of(host)
   local c, trouble
@@ -152,7 +157,7 @@ local function try(host, port, name, out)
       return "failed", err
     end
   end
-  out.certificate = certificate_of(c.socket)
+  out.certificate = certificate_of(c.socket, received)
   local ok, err, kind = inside(c, name, out)
   if not ok then
     c:close()
@@ -164,10 +169,22 @@ local function try(host, port, name, out)
   return "done"
 end
 
+local run
+
 local function session(host, port)
+  local ok, result = pcall(run, host, port)
+  if not ok then
+    mailtls.certificate_received(host, port, false)
+    error(result, 0)
+  end
+  return result
+end
+
+run = function(host, port)
   local name = mailtls.protocol_of(port)
   local path = mailtls.implicit(port) and "implicit" or "starttls"
   local tries, out = 0, nil
+  local received = {}
   -- A refused session is waited out twice, a failed handshake tried once more.
   local budget = {refused = 3, broken = 2, failed = 2}
   while true do
@@ -175,7 +192,7 @@ local function session(host, port)
     out = stdnse.output_table()
     out.protocol = name
     out.path = path
-    local result, said = try(host, port, name, out)
+    local result, said = try(host, port, name, out, received)
     if result == "done" then
       break
     end
@@ -187,6 +204,8 @@ local function session(host, port)
     stdnse.sleep(mailtls.PAUSES[tries] or 2.0)
   end
   out.tries = tries
+  -- Handed to ssl-cert (see mailtls-prelude): the certificate of a finished handshake.
+  mailtls.certificate_received(host, port, out.handshake == "established" and received.cert or false)
   return out
 end
 

@@ -406,6 +406,40 @@ function M.census(host, port)
 end
 
 ---------------------------------------------------------------------------------------
+-- Certificates: mailtls-session's, handed to ssl-cert
+
+-- ip -> port number -> the certificate mailtls-session got (false: none; nil: not yet)
+local certificates = {}
+-- ip -> port number -> true where mailtls-session will run
+local promised = {}
+
+function M.certificate_promised(host, port)
+  local ip = ip_of(host)
+  promised[ip] = promised[ip] or {}
+  promised[ip][port_of(port)] = true
+end
+
+function M.certificate_received(host, port, cert)
+  local ip = ip_of(host)
+  certificates[ip] = certificates[ip] or {}
+  certificates[ip][port_of(port)] = cert
+  nmap.condvar(certificates)("broadcast")
+end
+
+--- The certificate mailtls-session got on this port once it is done, false if it got
+-- none, nil if mailtls-session does not run on the port.
+function M.session_certificate(host, port)
+  local ip, number = ip_of(host), port_of(port)
+  if not (promised[ip] and promised[ip][number]) then
+    return nil
+  end
+  while certificates[ip] == nil or certificates[ip][number] == nil do
+    nmap.condvar(certificates)("wait")
+  end
+  return certificates[ip][number]
+end
+
+---------------------------------------------------------------------------------------
 -- Conversations
 
 local Conversation = {}
