@@ -17,8 +17,7 @@ from rich.console import Console
 import mailtls
 from mailtls.output.csv import HEADER
 from mailtls.output.table import print_report
-
-from .helpers import recorded
+from tests.helpers import recorded
 
 
 @pytest.fixture(scope="module")

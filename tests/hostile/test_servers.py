@@ -17,8 +17,7 @@ import pytest
 
 import mailtls
 from mailtls import Outcome, Stage
-
-from .hostile import servers
+from tests.hostile import servers
 
 #: address -> (port, behaviour). One address per server: 127.60.0.0/16 is ours.
 SERVERS = {
@@ -190,29 +189,3 @@ def test_every_server_was_contacted(report, started):
     # to every server (a server nobody reached would make every "no finding" above hollow)
     assert {t.target for t in report.targets} == {address for address, _, _ in SERVERS.values()}
     assert {name: server.connections > 0 for name, server in started.items()} == dict.fromkeys(SERVERS, True)
-
-
-# --- the same script against real Postfix -----------------------------------------
-
-
-@pytest.mark.lab
-@pytest.mark.parametrize("name", ["plain", "starttls", "hardened"])
-def test_mailtls_ehlo_agrees_with_smtp_commands_on_postfix(lab_reports, name):
-    # Given Postfix, whose EHLO greeting is just its name: both scripts must read the same keywords
-    from mailtls.nmapxml.capabilities import capabilities
-
-    checked = 0
-    for port in lab_reports[name].hosts[0].ports:
-        if port.protocol is not mailtls.Protocol.SMTP or not port.assessable:
-            continue
-        assert port.capabilities.script == "mailtls-ehlo"
-        legacy = capabilities(
-            "smtp-commands",
-            port.script("smtp-commands").output,
-            mailtls.Protocol.SMTP,
-            before_tls=port.capabilities.before_tls,
-        )
-        assert port.capabilities.keywords == legacy.keywords, port.number
-        assert port.capabilities.starttls == legacy.starttls
-        checked += 1
-    assert checked, f"no SMTP port read on lab host {name}"

@@ -21,7 +21,7 @@ import pytest
 import mailtls
 from mailtls import Outcome, Stage
 
-SHIMS = Path(__file__).resolve().parent / "hostile" / "shims"
+SHIMS = Path(__file__).resolve().parent / "shims"
 A, B = "127.60.2.1", "127.60.2.2"
 
 

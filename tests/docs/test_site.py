@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 
 import mailtls
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.helpers import ROOT
 
 
 @pytest.fixture(scope="module")

@@ -6,6 +6,7 @@ import pytest
 
 import mailtls
 from mailtls import HostRecord, Observation, PortRecord, PortState, Protocol, Registry, Severity, Stage
+from tests.helpers import ROOT
 
 PORT = PortRecord(address="192.0.2.9", number=110, state=PortState.OPEN, protocol=Protocol.POP3)
 SCAN = mailtls.ScanRecord(hosts=(HostRecord(address="192.0.2.9", status="up", ports=(PORT,)),))
@@ -124,8 +125,7 @@ def test_default_registry_holds_the_builtin_rules_with_docs():
 def test_rules_doc_is_up_to_date():
     import subprocess
     import sys
-    from pathlib import Path
 
-    script = Path(__file__).resolve().parent.parent / "scripts" / "rules_doc.py"
+    script = ROOT / "scripts" / "rules_doc.py"
     result = subprocess.run([sys.executable, str(script), "--check"], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr

@@ -10,8 +10,7 @@ import pytest
 
 import mailtls
 from mailtls.nmapxml import split
-
-from .helpers import recorded
+from tests.helpers import recorded
 
 
 def synthesize(path: Path, hosts: int, source: str = "hardened") -> Path:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import math
 import re
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -30,6 +29,7 @@ from mailtls.scan.targets import (
     parse_targets,
     parse_timeout,
 )
+from tests.helpers import DATA, HOSTILE_DATA
 
 SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -103,9 +103,7 @@ def test_parse_timeout_is_finite_and_bounded_or_raises_option_error(value):
 
 # --- the XML reader -------------------------------------------------------------
 
-RECORDED = sorted((Path(__file__).resolve().parent / "data").glob("lab-*.xml")) + sorted(
-    (Path(__file__).resolve().parent / "data" / "hostile").glob("*.xml")
-)
+RECORDED = sorted(DATA.glob("lab-*.xml")) + sorted(HOSTILE_DATA.glob("*.xml"))
 
 
 def read_everything(data: bytes) -> None:

@@ -10,8 +10,7 @@ import pytest
 import lab
 import mailtls
 from mailtls import Severity
-
-from .helpers import found, recorded, rule_ids
+from tests.helpers import found, recorded, rule_ids
 
 pytestmark = pytest.mark.lab
 
@@ -47,8 +46,8 @@ FIRES = {
 
 #: Rules the main lab hosts cannot show, and the test module that shows each on its own servers.
 ELSEWHERE = {
-    "MT106": "test_injection.py (an injectable STARTTLS server)",
-    **{f"MT50{i}": "test_domain.py (the DNS lab's zones)" for i in range(1, 10)},
+    "MT106": "tests/lab/test_injection.py (an injectable STARTTLS server)",
+    **{f"MT50{i}": "tests/lab/test_domain.py (the DNS lab's zones)" for i in range(1, 10)},
 }
 
 

@@ -9,8 +9,7 @@ import pytest
 import lab
 import mailtls
 from mailtls import Protocol, Severity, TlsMode
-
-from .helpers import found, recorded, rule_ids
+from tests.helpers import found, recorded, rule_ids
 
 pytestmark = pytest.mark.lab
 

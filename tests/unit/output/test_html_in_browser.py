@@ -14,15 +14,13 @@ import shutil
 import subprocess
 import tempfile
 import time
-from pathlib import Path
 
 import pytest
 
 import mailtls
+from tests.helpers import TESTS, recorded
 
-from .helpers import recorded
-
-ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+ARTIFACTS = TESTS / "artifacts"
 CHROMIUM_FLAGS = [
     "--headless",
     "--no-sandbox",

@@ -9,8 +9,7 @@ import pytest
 import mailtls
 from mailtls.output import _schema
 from mailtls.output.json import RULE_FIELDS, SCHEMA_VERSION, schema_path
-
-from .helpers import recorded
+from tests.helpers import recorded
 
 NAMES = ["plain", "starttls", "hardened", "required", "weak", "relay", "odd", "broken", "named"]
 

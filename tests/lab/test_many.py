@@ -18,8 +18,7 @@ import pytest
 import lab
 import mailtls
 from mailtls import Outcome
-
-from .helpers import found
+from tests.helpers import found
 
 pytestmark = pytest.mark.lab
 

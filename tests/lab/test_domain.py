@@ -7,28 +7,14 @@ The expected MT5xx findings of each lab zone are declared with the zone
 
 from __future__ import annotations
 
-import fcntl
-
 import dns.flags
 import dns.resolver
 import pytest
 
 import mailtls
-from lab import dnslab
 from lab.dnslab.zones import AUTHORITATIVE, ZONES, zone_by_label
-from mailtls.domain import mtasts, tlsrpt
 
 pytestmark = pytest.mark.lab
-
-
-@pytest.fixture(scope="module")
-def domain_lab():
-    # One domain lab per machine at a time (its own lock: the main lab's is held by
-    # running_lab in this same process).
-    with open("/tmp/mailtls-dnslab.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        with dnslab.start() as running:
-            yield running
 
 
 @pytest.fixture(scope="module")
@@ -150,48 +136,6 @@ def test_a_domain_that_does_not_exist(domain_lab):
 def test_domain_reports_round_trip_through_json(zone_reports):
     for report in zone_reports.values():
         assert mailtls.from_json(mailtls.to_json(report)) == report
-
-
-@pytest.mark.parametrize(
-    "bad", ["", "localhost", "-x.example", "a b.example", "x" * 64 + ".example", "127.0.0.1 -oN x"]
-)
-def test_bad_domain_names_are_refused_before_anything_is_sent(bad):
-    with pytest.raises(mailtls.TargetError):
-        mailtls.assess_domain(bad, resolver=dns.resolver.Resolver(configure=False))
-
-
-# -- parsing, no network ------------------------------------------------------------------
-
-
-def test_policy_syntax():
-    good = "version: STSv1\r\nmode: enforce\r\nmx: mail.example.org\r\nmx: *.example.net\r\nmax_age: 604800\r\n"
-    policy, error = mtasts.parse_policy(good)
-    assert error == "" and policy.mx == ("mail.example.org", "*.example.net") and policy.max_age == 604800
-    for text, complaint in [
-        ("version: STSv2\nmode: enforce\nmx: a.example\nmax_age: 1\n", "version"),
-        ("version: STSv1\nmode: strict\nmx: a.example\nmax_age: 1\n", "mode"),
-        ("version: STSv1\nmode: enforce\nmx: a.example\n", "max_age"),
-        ("version: STSv1\nmode: enforce\nmx: a.example\nmax_age: 31557601\n", "max_age"),
-        ("version: STSv1\nmode: testing\nmax_age: 86400\n", "no mx"),
-        ("version: STSv1\nmode: enforce\nmx: a..example\nmax_age: 86400\n", "pattern"),
-        ("<html>not a policy</html>", "key: value"),
-    ]:
-        assert complaint in mtasts.parse_policy(text)[1]
-    assert mtasts.parse_policy("version: STSv1\nmode: none\nmax_age: 86400\n")[1] == ""
-
-
-def test_mta_sts_and_tls_rpt_records():
-    assert mtasts.parse_record(["v=spf1 -all"]) == (None, "", "")
-    assert mtasts.parse_record(["v=STSv1; id=abc123;"]) == ("v=STSv1; id=abc123;", "abc123", "")
-    assert "id" in mtasts.parse_record(["v=STSv1; id=not-valid!;"])[2]
-    assert "2 v=STSv1" in mtasts.parse_record(["v=STSv1; id=a", "v=STSv1; id=b"])[2]
-    assert tlsrpt.parse_record(["v=TLSRPTv1; rua=mailto:a@example.org,https://r.example/"]).rua == (
-        "mailto:a@example.org",
-        "https://r.example/",
-    )
-    assert "no rua" in tlsrpt.parse_record(["v=TLSRPTv1;"]).error
-    assert "neither" in tlsrpt.parse_record(["v=TLSRPTv1; rua=ftp://x"]).error
-    assert tlsrpt.parse_record([]).record is None
 
 
 def test_the_command_line_assesses_a_domain(domain_lab, capsys):

@@ -3,11 +3,10 @@ so that it cannot rot; and the notebook views of a report."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.helpers import ROOT
+
 NOTEBOOK = ROOT / "docs" / "example.ipynb"
 
 
