@@ -17,7 +17,7 @@ from ._errors import (
     NmapNotFoundError,
     OptionError,
     PortsError,
-    RuleError,
+    RegistryError,
     ScannerError,
     SerializationError,
     TargetError,
@@ -25,11 +25,12 @@ from ._errors import (
 )
 from .domain import assess_domain
 from .model.diff import Change, Diff, diff
-from .model.findings import FINDING_COLUMNS, Column, Finding, Severity
+from .model.findings import FINDING_COLUMNS, Column, Finding, RuleTexts, Severity
 from .model.records import (
     Capabilities,
     Certificate,
     Cipher,
+    Facet,
     HostRecord,
     NameAttribute,
     PortRecord,
@@ -46,11 +47,12 @@ from .model.records import (
 )
 from .model.report import Outcome, Report, TargetResult
 from .nmapxml.reader import read_scan
-from .output import render, to_csv, to_html, to_jsonl, to_markdown, write_jsonl
+from .output import render, to_csv, to_dataframe, to_html, to_jsonl, to_markdown, write_jsonl
 from .output.json import from_json, make_converter, to_json
 from .output.sarif import to_sarif
 from .protocols import Protocol
-from .rules.registry import Observation, Registry, Rule, RuleSpec, rule
+from .rules.declare import Observation, Rule, RuleSpec, rule
+from .rules.registry import Registry
 
 __version__ = "0.1.0"
 
@@ -63,6 +65,7 @@ __all__ = [
     "Cipher",
     "Column",
     "Diff",
+    "Facet",
     "Finding",
     "HostRecord",
     "MailTlsError",
@@ -77,10 +80,11 @@ __all__ = [
     "Problem",
     "Protocol",
     "Registry",
+    "RegistryError",
     "Report",
     "Rule",
-    "RuleError",
     "RuleSpec",
+    "RuleTexts",
     "RunRecord",
     "ScanRecord",
     "ScannerError",
@@ -108,6 +112,7 @@ __all__ = [
     "render",
     "rule",
     "to_csv",
+    "to_dataframe",
     "to_html",
     "to_json",
     "to_jsonl",

@@ -7,7 +7,7 @@
     ├── ScannerError             nmap could not be started at all
     │   └── NmapNotFoundError    nmap is not installed (the message says how to install it)
     ├── XmlError                 input that is not nmap XML, or XML that is unsafe to read
-    ├── RuleError                a rule declaration or registry that cannot work
+    ├── RegistryError            a rule declaration or a registry that cannot work
     └── SerializationError       JSON that does not describe a mailtls report
 
 Only misuse by the caller raises: a bad target, bad ports, a bad option, a missing
@@ -61,8 +61,9 @@ class XmlError(MailTlsError, ValueError):
     """The input is not nmap XML, or is XML that mailtls refuses to read."""
 
 
-class RuleError(MailTlsError):
-    """A rule declaration, a rule set or a registry option that cannot work."""
+class RegistryError(MailTlsError):
+    """A rule declaration, a rule set or a registry option that cannot work (a rule that
+    fails while it runs is no exception: it is a ``Problem`` of ``Stage.RULE``)."""
 
 
 class SerializationError(MailTlsError, ValueError):

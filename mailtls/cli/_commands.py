@@ -16,7 +16,7 @@ from rich.text import Text
 
 from .._api import iter_assess, iter_assess_xml
 from .._errors import MailTlsError, SerializationError
-from ..model.records import HostRecord, Problem, RunRecord
+from ..model.records import Problem, RunRecord
 from ..model.report import Report, TargetResult
 from ..output.json import from_json
 from ..output.table import STYLE
@@ -119,20 +119,24 @@ def load_report(path: str) -> Report:
         raise SerializationError(f"{path}: {exc}") from None
 
 
+#: What a rule is called for, by the record it receives.
+APPLIES_TO = {"PortRecord": "port", "HostRecord": "host", "DomainRecord": "domain"}
+
+
 def _catalogue() -> list[dict[str, Any]]:
     registry = Registry.default()
     return [
         {
             "id": item.id,
-            "title": item.spec.title,
+            "title": item.texts.title,
             "severity": registry.severity_of(item.id).value,
-            "group": item.spec.group,
-            "cwe": item.spec.cwe,
-            "applies_to": "host" if item.spec.applies_to is HostRecord else "port",
-            "references": list(item.spec.references),
-            "description": item.spec.description,
-            "context": item.spec.context,
-            "remediation": item.spec.remediation,
+            "group": item.texts.group,
+            "cwe": item.texts.cwe,
+            "applies_to": APPLIES_TO[item.spec.applies_to.__name__],
+            "references": list(item.texts.references),
+            "description": item.texts.description,
+            "context": item.texts.context,
+            "remediation": item.texts.remediation,
         }
         for item in sorted(registry, key=lambda r: r.id)
     ]
@@ -176,17 +180,20 @@ def explain_rule(rule_id: str) -> None:
     wanted = rule_id.strip().upper()
     if wanted not in registry:
         raise MailTlsError(f"no rule {rule_id!r}: `mailtls rules` lists them")
-    spec = registry[wanted].spec
+    item = registry[wanted]
+    texts = item.texts
     severity = registry.severity_of(wanted)
     console = Console()
-    console.print(Text.assemble((f"{spec.id} ", "bold"), (spec.title, "bold"), "  ", (severity.value, STYLE[severity])))
+    title = Text.assemble((f"{texts.id} ", "bold"), (texts.title, "bold"), "  ", (severity.value, STYLE[severity]))
+    console.print(title)
+    receives = {"port": "each port", "host": "the whole host", "domain": "the mail domain"}
     facts = [
-        f"group: {spec.group}" if spec.group else "",
-        f"CWE-{spec.cwe}" if spec.cwe else "",
-        "applies to: " + ("the whole host" if spec.applies_to is HostRecord else "each port"),
+        f"group: {texts.group}" if texts.group else "",
+        f"CWE-{texts.cwe}" if texts.cwe else "",
+        "applies to: " + receives[APPLIES_TO[item.spec.applies_to.__name__]],
     ]
     console.print(" · ".join(f for f in facts if f), style="dim")
-    for heading, text in (("", spec.description), ("Context", spec.context), ("Fix", spec.remediation)):
+    for heading, text in (("", texts.description), ("Context", texts.context), ("Fix", texts.remediation)):
         if text:
             console.print()
             if heading:
@@ -194,6 +201,6 @@ def explain_rule(rule_id: str) -> None:
             # Docstrings are wrapped at 90 columns: let the terminal wrap paragraphs instead.
             paragraphs = [" ".join(p.split()) for p in text.split("\n\n")]
             console.print("\n\n".join(paragraphs), highlight=False)
-    if spec.references:
+    if texts.references:
         console.print()
-        console.print("Same check elsewhere: " + ", ".join(spec.references), highlight=False)
+        console.print("Same check elsewhere: " + ", ".join(texts.references), highlight=False)

@@ -1,16 +1,18 @@
-"""Step 5 of the data flow: what a finding is, and how bad.
+"""Step 5 of the data flow: what a finding is, how bad, and the texts of the rule behind it.
 
-``Severity`` lives here, below the rules, so the model depends on nothing above it.
+``Severity`` and ``RuleTexts`` live here, below the rules, so the model depends on nothing
+above it.
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import attrs
 
 from ..protocols import Protocol
+from . import views
 
 
 @enum.unique
@@ -57,15 +59,44 @@ def _rank_of(other: object) -> int:
 _RANK = {severity: rank for rank, severity in enumerate(Severity)}
 
 
+def _strings(value: Iterable[str]) -> tuple[str, ...]:
+    return tuple(value)
+
+
+@attrs.frozen
+class RuleTexts:
+    """A rule's prose, declared once with the rule (its docstring and declaration): the rule
+    holds it, and every finding of the rule points at it, so a report carries each text once.
+
+    ``remediation`` is the fix for every server. Fixes that depend on the server software a
+    port was identified as (``Service.product``) belong beside it, here."""
+
+    #: Stable and unique, e.g. "MT101": teams track and suppress findings by it.
+    id: str
+    title: str
+    #: The finding group, e.g. "Email without SSL/TLS Found".
+    group: str = ""
+    #: What to weigh before acting.
+    context: str = ""
+    #: What to do.
+    remediation: str = ""
+    #: CWE number, e.g. 319 for cleartext transmission of sensitive information.
+    cwe: int | None = None
+    #: Equivalent checks in other tools, e.g. ("Nessus 15855",).
+    references: tuple[str, ...] = attrs.field(default=(), converter=_strings)
+    #: What the rule finds and why it matters: its user documentation.
+    description: str = ""
+
+
 @attrs.frozen
 class Finding:
-    """One rule's observation about one port (or host), with everything needed to act on it."""
+    """One rule's observation about one port (or host), with everything needed to act on it.
 
-    rule_id: str
-    title: str
+    The rule's texts are not copied: ``rule`` is the rule's own ``RuleTexts``, and
+    ``title``, ``context``, ``remediation``, ``cwe``, ``references`` and ``group`` read it."""
+
+    rule: RuleTexts
     severity: Severity
-    #: The finding group, e.g. "Email without SSL/TLS Found".
-    group: str
     #: The host's IP address.
     host: str
     #: The port the finding is about; None for a finding about the whole host.
@@ -73,17 +104,39 @@ class Finding:
     protocol: Protocol | None
     #: What was observed on this port, in one sentence.
     summary: str
-    #: What to weigh before acting.
-    context: str = ""
-    #: What to do.
-    remediation: str = ""
     evidence: tuple[str, ...] = ()
-    cwe: int | None = None
-    references: tuple[str, ...] = ()
     #: The DNS name the scan was asked for, if any.
     hostname: str | None = None
     #: The mail domain the finding belongs to, when it came from ``assess_domain``.
     domain: str | None = None
+
+    @property
+    def rule_id(self) -> str:
+        return self.rule.id
+
+    @property
+    def title(self) -> str:
+        return self.rule.title
+
+    @property
+    def group(self) -> str:
+        return self.rule.group
+
+    @property
+    def context(self) -> str:
+        return self.rule.context
+
+    @property
+    def remediation(self) -> str:
+        return self.rule.remediation
+
+    @property
+    def cwe(self) -> int | None:
+        return self.rule.cwe
+
+    @property
+    def references(self) -> tuple[str, ...]:
+        return self.rule.references
 
     @property
     def location(self) -> str:
@@ -92,11 +145,9 @@ class Finding:
             where = f"[{where}]"
         return f"{where}:{self.port}" if self.port is not None else where
 
-    def _repr_html_(self) -> str:
-        """One finding as the HTML report shows it (for notebooks)."""
-        from ..output.html import finding_fragment  # looked up only when a notebook asks
-
-        return finding_fragment(self)
+    def _repr_html_(self) -> str | None:
+        """One finding as the HTML report shows it, in a notebook (see ``views``)."""
+        return views.html(self)
 
 
 @attrs.frozen

@@ -223,6 +223,24 @@ class PortRecord:
         return next((s for s in self.scripts if s.id == script_id), None)
 
 
+class Facet(str, enum.Enum):
+    """A record of a port that nmap's scripts may or may not have given: what a port rule
+    declares it needs (``@rule(..., needs=[Facet.TLS])``). The engine calls the rule only on
+    ports where every record it needs is there, so the rule does not check for None."""
+
+    #: ``PortRecord.tls``: what ``ssl-enum-ciphers`` found.
+    TLS = "tls"
+    #: ``PortRecord.certificate``: what ``ssl-cert`` found.
+    CERTIFICATE = "certificate"
+    #: ``PortRecord.capabilities``: what the server advertised.
+    CAPABILITIES = "capabilities"
+
+    def of(self, port: PortRecord) -> TlsProfile | Certificate | Capabilities | None:
+        """This record of ``port``, None where nmap did not give it."""
+        record: TlsProfile | Certificate | Capabilities | None = getattr(port, self.value)
+        return record
+
+
 @attrs.frozen
 class HostRecord:
     """One scanned host: what a host-level rule receives."""

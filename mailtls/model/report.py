@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from .._errors import MailTlsError
+from . import views
 from .domain import DomainRecord
-from .findings import FINDING_COLUMNS, Finding, Severity
+from .findings import Finding, Severity
 from .records import HostRecord, Problem, RunRecord
 
 if TYPE_CHECKING:
@@ -125,30 +125,11 @@ class Report:
         return tuple(f for f in self.findings if f.rule_id == rule_id)
 
     def to_dataframe(self) -> pandas.DataFrame:
-        """The findings as a pandas DataFrame, one row per finding, worst first (for notebooks).
-
-        Needs the optional extra: ``pip install 'mailtls[pandas]'``. The columns are
-        ``FINDING_COLUMNS``'s, as in the CSV. Severity is an ordered categorical, so
-        ``df.sort_values("severity")`` and ``df[df.severity >= "medium"]`` work.
-        """
-        try:
-            import pandas
-        except ImportError:
-            raise MailTlsError("Report.to_dataframe needs pandas: pip install 'mailtls[pandas]'") from None
-        frame = pandas.DataFrame(
-            {column.name: [column.value(f) for f in self.findings] for column in FINDING_COLUMNS},
-            columns=[column.name for column in FINDING_COLUMNS],
-        )
-        order = [s.value for s in Severity]
-        frame["severity"] = pandas.Categorical(frame["severity"], categories=order, ordered=True)
-        frame["port"] = frame["port"].astype("Int64")
-        frame["cwe"] = frame["cwe"].astype("Int64")
+        """The findings as a pandas DataFrame, one row per finding, worst first (for notebooks):
+        ``mailtls.to_dataframe(report)``, which needs ``pip install 'mailtls[pandas]'``."""
+        frame: pandas.DataFrame = views.dataframe(self)
         return frame
 
-    def _repr_html_(self) -> str:
-        """The HTML report's summary, chart, matrix and findings, sized for a notebook."""
-        # The model does not depend on the outputs: the renderer is looked up only when a
-        # notebook asks for it (as pandas does for its own _repr_html_).
-        from ..output.html import report_fragment
-
-        return report_fragment(self)
+    def _repr_html_(self) -> str | None:
+        """The HTML report's summary, chart, matrix and findings, sized for a notebook (see ``views``)."""
+        return views.html(self)

@@ -16,6 +16,7 @@ import html
 from collections.abc import Iterable
 
 from .._errors import SerializationError
+from ..model import views
 from ..model.diff import Diff
 from ..model.findings import FINDING_COLUMNS, Finding, Severity
 from ..model.report import Report
@@ -317,3 +318,9 @@ def finding_fragment(finding: Finding) -> str:
 def diff_fragment(diff: Diff) -> str:
     """What a ``Diff`` shows in a notebook."""
     return _fragment(_diff_body(diff, filters=False))
+
+
+# What a Report, a Finding and a Diff show in a notebook (their _repr_html_, model/views.py).
+views.html.register(Report, report_fragment)
+views.html.register(Finding, finding_fragment)
+views.html.register(Diff, diff_fragment)

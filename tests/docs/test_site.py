@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 import mailtls
+from mailtls.output.json import SCHEMA_VERSION
 from tests.helpers import ROOT
 
 
@@ -40,7 +41,7 @@ def test_examples_are_made_from_a_recorded_scan(site):
     report = mailtls.assess_xml(ROOT / "tests" / "data" / "lab-plain.xml")
     assert "severity,rule_id,host,hostname" in page  # the CSV header, from FINDING_COLUMNS
     assert "10 findings (3 high, 5 medium, 2 low)" in page  # the terminal table
-    assert "&quot;schema&quot;: 3" in page or '"schema": 3' in page
+    assert f"&quot;schema&quot;: {SCHEMA_VERSION}" in page or f'"schema": {SCHEMA_VERSION}' in page
     assert report.findings[0].summary in page
     html = (site / "examples" / "lab-report.html").read_text()
     assert html.startswith("<!DOCTYPE html>") and "127.0.0.18" in html

@@ -175,6 +175,6 @@ def test_severity_compares_with_names_by_rank():
 
 def test_registry_only_refuses_unknown_ids():
     registry = mailtls.Registry.default(plugins=False)
-    with pytest.raises(mailtls.RuleError, match="NOPE"):
+    with pytest.raises(mailtls.RegistryError, match="NOPE"):
         registry.only("NOPE")
     assert [r.id for r in registry.only("MT101")] == ["MT101"]

@@ -8,8 +8,8 @@ import pytest
 
 import mailtls
 from mailtls.output import _schema
-from mailtls.output.json import RULE_FIELDS, SCHEMA_VERSION, schema_path
-from tests.helpers import recorded
+from mailtls.output.json import SCHEMA_VERSION, TEXT_FIELDS, schema_path
+from tests.helpers import DATA, found, recorded
 
 NAMES = ["plain", "starttls", "hardened", "required", "weak", "relay", "odd", "broken", "named"]
 
@@ -42,7 +42,7 @@ def test_rule_texts_are_stored_once_per_document():
     (target,) = document["report"]["targets"]
     assert len(target["findings"]) == len(report.findings) > len(rules)
     for finding in target["findings"]:
-        assert not set(finding) & set(RULE_FIELDS)  # everything from the rule is in "rules"
+        assert not set(finding) & set(TEXT_FIELDS)  # everything from the rule is in "rules"
     # Each text appears as often as rules carry it (some rules share a context), not per finding.
     for rule_id, entry in rules.items():
         sharing = sum(1 for other in rules.values() if other["remediation"] == entry["remediation"])
@@ -52,7 +52,8 @@ def test_rule_texts_are_stored_once_per_document():
 def test_a_finding_whose_texts_differ_from_its_rule_keeps_them(schema):
     report = mailtls.assess_xml(recorded("plain"))
     (target,) = report.targets
-    odd = attrs.evolve(target.findings[0], remediation="a hand-written fix", references=())
+    first = target.findings[0]
+    odd = attrs.evolve(first, rule=attrs.evolve(first.rule, remediation="a hand-written fix", references=()))
     changed = attrs.evolve(report, targets=(attrs.evolve(target, findings=(*target.findings, odd)),))
     text = mailtls.to_json(changed)
     jsonschema.validate(json.loads(text), schema)
@@ -60,9 +61,17 @@ def test_a_finding_whose_texts_differ_from_its_rule_keeps_them(schema):
 
 
 def test_json_is_smaller_than_one_copy_of_the_rule_texts_per_finding():
-    # 14,998 bytes (compact) for this host before the rule catalogue (schema 2).
+    # Given the same document with its rule's texts copied into every finding (as schema 2 had
+    # them: 14,998 bytes compact for this host then, 12,736 with the catalogue of schema 3)
     text = mailtls.to_json(mailtls.assess_xml(recorded("plain")), indent=None)
-    assert len(text) < 13_000
+    document = json.loads(text)
+    for target in document["report"]["targets"]:
+        target["findings"] = [
+            {**f, **{k: v for k, v in document["rules"][f["rule_id"]].items() if k != "id"}} for f in target["findings"]
+        ]
+    copies = json.dumps({**document, "rules": {}})
+    # Then the catalogue is the smaller of the two
+    assert len(text) < len(copies)
 
 
 def test_json_is_plain_data():
@@ -117,3 +126,20 @@ def test_findings_as_a_dataframe():
     assert set(frame[frame.severity >= "high"]["rule_id"]) == {"MT101", "MT102", "MT104"}
     assert frame.loc[0, "protocol"] in {"pop3", "imap", "smtp"}
     assert frame["port"].dtype == "Int64"
+
+
+def test_a_report_saved_with_schema_3_is_still_read(schema):
+    # Given a report of the plaintext lab host saved by mailtls with schema 3, before the
+    # catalogue held rule descriptions (tests/data/README.md)
+    old = mailtls.from_json((DATA / "report-schema-3.json").read_text())
+    # Then it is read whole: every target, host record and finding, with its rule's texts
+    assert found(old) == {("MT101", 110), ("MT102", 143), ("MT103", 25), ("MT104", 587), ("MT111", 110),
+                          ("MT112", 143), ("MT113", 25), ("MT113", 587), ("MT402", 25), ("MT402", 587)}
+    assert [p.number for p in old.hosts[0].ports] == [25, 110, 143, 587]
+    registry = mailtls.Registry.default()
+    for finding in old.findings:
+        assert finding.rule == attrs.evolve(registry[finding.rule_id].texts, description="")
+    # and written again with today's schema
+    text = mailtls.to_json(old)
+    jsonschema.validate(json.loads(text), schema)
+    assert json.loads(text)["schema"] == SCHEMA_VERSION and mailtls.from_json(text) == old
