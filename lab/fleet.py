@@ -243,12 +243,12 @@ def _host(index: int) -> FleetHost:
 def nmap_command(addresses: Iterable[str], xml_path: str | os.PathLike[str]) -> list[str]:
     """One nmap run over fleet hosts with mailtls's options and scripts (no -sV, no DNS, no
     ping), the hosts on the command line."""
-    from mailtls.protocols import DEFAULT_PORTS
+    from mailtls.scan.options import ScanOptions
     from mailtls.scan.runner import NmapJob, nmap_arguments
     from mailtls.scan.targets import parse_target
 
     targets = [parse_target(a) for a in addresses]
-    job = NmapJob(tuple(targets), DEFAULT_PORTS, 600)
+    job = NmapJob(tuple(targets), ScanOptions())
     return ["nmap", "-oX", os.fspath(xml_path), *nmap_arguments(job), *(t.value for t in targets)]
 
 

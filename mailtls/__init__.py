@@ -11,7 +11,7 @@ The data flow, one folder per step: target and nmap run (``scan/``) → XML → 
 and nmap's scripts are declared once, in ``protocols.py``.
 """
 
-from ._api import Assessment, assess, assess_many, assess_xml, iter_assess, iter_assess_xml
+from ._api import Assessment, assess, assess_domain, assess_many, assess_xml, iter_assess, iter_assess_xml
 from ._errors import (
     MailTlsError,
     NmapNotFoundError,
@@ -23,7 +23,7 @@ from ._errors import (
     TargetError,
     XmlError,
 )
-from .domain import assess_domain
+from .domain import DomainOptions
 from .model.diff import Change, Diff, diff
 from .model.findings import FINDING_COLUMNS, Column, Finding, RuleTexts, Severity
 from .model.records import (
@@ -53,6 +53,7 @@ from .output.sarif import to_sarif
 from .protocols import Protocol
 from .rules.declare import Observation, Rule, RuleSpec, rule
 from .rules.registry import Registry
+from .scan.options import ScanOptions
 
 __version__ = "0.1.0"
 
@@ -65,6 +66,7 @@ __all__ = [
     "Cipher",
     "Column",
     "Diff",
+    "DomainOptions",
     "Facet",
     "Finding",
     "HostRecord",
@@ -86,6 +88,7 @@ __all__ = [
     "RuleSpec",
     "RuleTexts",
     "RunRecord",
+    "ScanOptions",
     "ScanRecord",
     "ScannerError",
     "ScriptOutput",

@@ -13,7 +13,7 @@
 Only misuse by the caller raises: a bad target, bad ports, a bad option, a missing
 nmap. Failures *during* a scan (a host that did not answer, an nmap run that failed
 or hung, a rule that raised, a plugin that did not load, a file cut short) are not
-raised: they are recorded in ``Report.errors`` and the rest goes on. ``strict=True``
+raised: they are recorded as problems (``Report.all_problems``) and the rest goes on. ``strict=True``
 re-raises a failing rule's exception, for debugging.
 
 Foreign exceptions (python-nmap's, lxml's, cattrs') are translated where they

@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 from mailtls import Registry
-from mailtls.cli._commands import APPLIES_TO
 
 TARGET = Path(__file__).resolve().parent.parent / "docs" / "rules.md"
 
@@ -31,7 +30,7 @@ def render(registry: Registry) -> str:
         cwe = f"CWE-{texts.cwe}" if texts.cwe else ""
         lines.append(
             f"| [{texts.id}](#{texts.id.lower()}) | {texts.title} | {severity} | {cwe} | "
-            f"{APPLIES_TO[item.spec.applies_to.__name__]} |"
+            f"{item.spec.receives} |"
         )
     for item in rules:
         texts, severity = item.texts, item.spec.severity.value

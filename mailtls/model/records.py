@@ -192,7 +192,8 @@ class PortRecord:
     number: int
     transport: str = "tcp"
     state: PortState = PortState.UNKNOWN
-    reason: str = ""
+    #: Why nmap gave the port its state, as nmap says it ("syn-ack", "conn-refused"...).
+    state_reason: str = ""
     service: Service = Service()
     protocol: Protocol = Protocol.OTHER
     tls_mode: TlsMode = TlsMode.NONE
@@ -248,7 +249,8 @@ class HostRecord:
     address: str
     #: "up", "down", or "" when nmap said nothing.
     status: str = ""
-    reason: str = ""
+    #: Why nmap gave the host its status ("user-set", "no-response"...).
+    status_reason: str = ""
     #: The DNS name the scan was asked for (nmap's "user" hostname), if any.
     hostname: str | None = None
     ports: tuple[PortRecord, ...] = ()

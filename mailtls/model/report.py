@@ -40,6 +40,16 @@ class Outcome(str, enum.Enum):
     #: The scan of this target failed; ``reason`` says how.
     FAILED = "failed"
 
+    @property
+    def answered(self) -> bool:
+        """The target answered for its mail ports: assessed, or found down or without a mail
+        port open. The others (inconclusive, unresolved, timed out, failed) say nothing about
+        them: they are what the outputs list as not assessed, and the CLI exits 3 for."""
+        return self in _ANSWERED
+
+
+_ANSWERED = frozenset({Outcome.ASSESSED, Outcome.NO_MAIL_PORT, Outcome.DOWN})
+
 
 @attrs.frozen
 class TargetResult:
@@ -64,7 +74,7 @@ def outcome_of(host: HostRecord) -> tuple[Outcome, str]:
     if host.timed_out:
         return Outcome.TIMED_OUT, "nmap gave up on the host (host timeout)"
     if host.status == "down":
-        return Outcome.DOWN, f"host is down ({host.reason or 'no reply'})"
+        return Outcome.DOWN, f"host is down ({host.status_reason or 'no reply'})"
     opened = host.open_ports
     if not opened:
         return Outcome.NO_MAIL_PORT, "none of the scanned ports is open"
@@ -100,14 +110,15 @@ class Report:
         return tuple(sorted((f for t in self.targets for f in t.findings), key=_finding_order))
 
     @functools.cached_property
-    def errors(self) -> tuple[Problem, ...]:
-        """Everything that failed while the rest went on: the report's own problems, then each target's."""
+    def all_problems(self) -> tuple[Problem, ...]:
+        """Everything that failed while the rest went on: the report's own ``problems``, then
+        each target's."""
         return (*self.problems, *(p for t in self.targets for p in t.problems))
 
     @property
     def complete(self) -> bool:
         """Every run finished and nothing failed."""
-        return all(r.complete for r in self.runs) and not self.errors
+        return all(r.complete for r in self.runs) and not self.all_problems
 
     def target(self, name: str) -> TargetResult:
         """The result for one target, by the name or address it was scanned as."""

@@ -20,7 +20,7 @@ from ..model import views
 from ..model.diff import Diff
 from ..model.findings import FINDING_COLUMNS, Finding, Severity
 from ..model.report import Report
-from ._common import CHANGES, NOT_ASSESSED, by_host, diff_line, diff_rows, severity_counts, summary_line
+from ._common import CHANGES, by_host, diff_line, diff_rows, severity_counts, summary_line
 
 _COLOUR = {
     Severity.CRITICAL: "#7b1fa2",
@@ -202,14 +202,14 @@ def _host_options(report: Report) -> list[tuple[str, str]]:
 
 
 def _problems(report: Report) -> str:
-    failed = [t for t in report.targets if t.outcome in NOT_ASSESSED]
-    if not failed and not report.errors:
+    failed = [t for t in report.targets if not t.outcome.answered]
+    if not failed and not report.all_problems:
         return ""
     items = [f"<li><b>{_e(t.target)}</b>: {_e(t.outcome.value)}: {_e(t.reason)}</li>" for t in failed]
     items += [
         f"<li>{_e(p.stage.value)}{' ' + _e(p.address) if p.address else ''}"
         f"{':' + _e(p.port) if p.port else ''}: {_e(p.message)}</li>"
-        for p in report.errors
+        for p in report.all_problems
     ]
     return f'<section id="problems"><h2>Not assessed, and errors</h2><ul>{"".join(items)}</ul></section>'
 

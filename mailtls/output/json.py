@@ -24,6 +24,7 @@ from cattrs.preconf.json import make_converter as _make_json_converter
 
 from .._errors import SerializationError
 from ..model.diff import Diff
+from ..model.domain import StsMode
 from ..model.findings import RuleTexts
 from ..model.report import Report
 
@@ -146,6 +147,32 @@ def from_json(text: str | bytes) -> Report:
 
 def _from_schema_3(rules: dict[str, Any], body: Any) -> tuple[dict[str, Any], Any]:
     """A schema 3 document in schema 4's shape: each catalogue entry gains its id (schema 3 had
-    no descriptions: they stay empty)."""
+    no descriptions: they stay empty), nmap's reason of a host and of a port its own name, and
+    a mail domain's MX trust and MTA-STS mode leave out the values their enums do not know."""
     entries = {key: {**entry, "id": key} if isinstance(entry, dict) else entry for key, entry in rules.items()}
+    for target in _items(body, "targets"):
+        host = target.get("host")
+        if isinstance(host, dict):
+            _rename(host, "reason", "status_reason")
+            for port in _items(host, "ports"):
+                _rename(port, "reason", "state_reason")
+        domain = target.get("domain")
+        if isinstance(domain, dict):
+            for mx in _items(domain, "mx"):
+                if mx.get("trust") == "":
+                    del mx["trust"]
+            sts = domain.get("mta_sts")
+            policy = sts.get("policy") if isinstance(sts, dict) else None
+            if isinstance(policy, dict) and policy.get("mode") not in [m.value for m in StsMode]:
+                policy.pop("mode", None)
     return entries, body
+
+
+def _items(parent: Any, key: str) -> list[dict[str, Any]]:
+    found = parent.get(key) if isinstance(parent, dict) else None
+    return [item for item in found if isinstance(item, dict)] if isinstance(found, list) else []
+
+
+def _rename(record: dict[str, Any], old: str, new: str) -> None:
+    if old in record:
+        record[new] = record.pop(old)

@@ -18,7 +18,7 @@ from .._errors import SerializationError
 from ..model.diff import Diff
 from ..model.findings import FINDING_COLUMNS, Finding
 from ..model.report import Report, TargetResult
-from ._common import NOT_ASSESSED, diff_rows
+from ._common import diff_rows
 from .json import make_converter
 
 _converter = make_converter()
@@ -39,7 +39,7 @@ def result_lines(result: TargetResult) -> list[dict[str, Any]]:
         {"type": "finding", "target": result.target, "outcome": result.outcome.value, **_finding(f)}
         for f in result.findings
     ]
-    if result.outcome in NOT_ASSESSED:
+    if not result.outcome.answered:
         lines.append(
             {
                 "type": "target",

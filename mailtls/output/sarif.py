@@ -103,7 +103,7 @@ def to_sarif(report: Report | Diff, *, indent: int | None = 2) -> str:
     if isinstance(report, Report):
         results = [result(f) for f in report.findings]
         notifications = [
-            {"level": "error", "message": {"text": f"{p.stage.value}: {p.message}"}} for p in report.errors
+            {"level": "error", "message": {"text": f"{p.stage.value}: {p.message}"}} for p in report.all_problems
         ]
         invocation = {
             "executionSuccessful": report.complete,

@@ -105,6 +105,11 @@ class RuleSpec:
     def id(self) -> str:
         return self.texts.id
 
+    @property
+    def receives(self) -> str:
+        """What the rule is called for, in a word: "port", "host" or "domain"."""
+        return self.applies_to.__name__.removesuffix("Record").lower()
+
 
 RuleFunction = Callable[..., Iterable[Observation]]
 

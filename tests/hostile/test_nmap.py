@@ -9,7 +9,6 @@ addresses here (127.60.2.x) are never contacted: no packet leaves this process."
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import textwrap
@@ -25,31 +24,12 @@ SHIMS = Path(__file__).resolve().parent / "shims"
 A, B = "127.60.2.1", "127.60.2.2"
 
 
-@pytest.fixture
-def fake_nmap(tmp_path, monkeypatch):
-    """``fake_nmap("hang_forking")`` makes ``nmap`` on PATH that shim; returns its log path."""
-
-    def install(shim: str) -> Path:
-        assert (SHIMS / f"{shim}.py").is_file(), shim
-        bindir = tmp_path / "bin"
-        bindir.mkdir(exist_ok=True)
-        wrapper = bindir / "nmap"
-        wrapper.write_text(f'#!/bin/sh\nexec {sys.executable} {SHIMS / shim}.py "$@"\n')
-        wrapper.chmod(0o755)
-        log = tmp_path / "shim.log"
-        monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
-        monkeypatch.setenv("MAILTLS_SHIM_LOG", str(log))
-        return log
-
-    return install
-
-
 def invocations(log: Path) -> list[dict]:
     return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
 
 
 def scan_problems(report: mailtls.Report) -> list[str]:
-    return [p.message for p in report.errors if p.stage is Stage.SCAN]
+    return [p.message for p in report.all_problems if p.stage is Stage.SCAN]
 
 
 def test_usage_error_is_a_failed_target_not_an_exception(fake_nmap):
@@ -110,7 +90,7 @@ SUBREAPER_CHECK = textwrap.dedent(
         "outcome": report.target(sys.argv[1]).outcome.value,
         "rules": sorted({f.rule_id for f in report.findings}),
         "complete": report.complete,
-        "errors": [e.message for e in report.errors],
+        "errors": [e.message for e in report.all_problems],
     }))
     """
 )
@@ -179,7 +159,7 @@ def test_xml_without_runstats(fake_nmap):
     report = mailtls.assess(A, ports=[25], timeout=5)
     assert {f.rule_id for f in report.findings} == {"MT103"}
     # nmap always writes <runstats>: its absence is named, not ignored
-    assert any("runstats" in p.message for p in report.errors), report.errors
+    assert any("runstats" in p.message for p in report.all_problems), report.all_problems
 
 
 def test_host_without_address(fake_nmap):
@@ -187,7 +167,7 @@ def test_host_without_address(fake_nmap):
     report = mailtls.assess(A, ports=[25], timeout=5)
     assert report.target(A).outcome is Outcome.ASSESSED
     assert {f.rule_id for f in report.findings} == {"MT103"}
-    assert any("without an IP address" in p.message for p in report.errors), report.errors
+    assert any("without an IP address" in p.message for p in report.all_problems), report.all_problems
 
 
 def test_one_failing_run_costs_only_its_own_targets(fake_nmap, tmp_path):

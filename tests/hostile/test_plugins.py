@@ -15,7 +15,7 @@ def test_plugin_importing_a_builtin_and_reusing_an_id(hostile_plugin):
         "print(json.dumps({'ids': [rule.id for rule in reg], "
         "'mt101': sorted({f.severity.value for f in r.by_rule('MT101')}), "
         "'hx': len(r.by_rule('HX001')), "
-        "'errors': [[e.stage.value, e.rule_id, e.message] for e in r.errors]}))"
+        "'errors': [[e.stage.value, e.rule_id, e.message] for e in r.all_problems]}))"
     )
     out = run_with_path(hostile_plugin, code)
     # The imported built-in is not registered twice, and the impostor MT101 is left out...

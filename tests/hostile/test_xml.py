@@ -30,7 +30,7 @@ def read(name: str) -> mailtls.Report:
 
 
 def parse_problems(report: mailtls.Report) -> list[str]:
-    return [p.message for p in report.errors if p.stage is Stage.PARSE]
+    return [p.message for p in report.all_problems if p.stage is Stage.PARSE]
 
 
 @pytest.mark.parametrize("portid", ["abc", "0", "-1", "70000", ""])
@@ -105,7 +105,7 @@ def test_tcpwrapped_port_is_inconclusive():
     target = report.targets[0]
     assert target.outcome is Outcome.INCONCLUSIVE
     assert report.hosts[0].port(143).inconclusive
-    assert any(p.stage is Stage.EXCHANGE and p.port == 143 and "tcpwrapped" in p.message for p in report.errors)
+    assert any(p.stage is Stage.EXCHANGE and p.port == 143 and "tcpwrapped" in p.message for p in report.all_problems)
     assert report.findings == () and not report.complete
 
 
@@ -119,7 +119,7 @@ def test_every_crafted_file_reads_without_foreign_exception(path):
     mailtls.to_sarif(report)
     assert mailtls.from_json(mailtls.to_json(report)).findings == report.findings
     if path.name != "udp-25.xml":  # a UDP port is not a fault (see the README)
-        assert report.errors, "every crafted file has a fault that must be named"
+        assert report.all_problems, "every crafted file has a fault that must be named"
 
 # --- sizes: linear time, bounded memory -------------------------------------------
 
@@ -137,8 +137,8 @@ MEASURE = textwrap.dedent(
         "bytes": source.size,
         "ports": [len(h.ports) for h in report.hosts],
         "rules": sorted({f.rule_id for f in report.findings}),
-        "errors": [e.message for e in report.errors][:50],
-        "n_errors": len(report.errors),
+        "errors": [e.message for e in report.all_problems][:50],
+        "n_errors": len(report.all_problems),
     }))
     """
 )
@@ -255,7 +255,7 @@ def test_garbage_script_output_is_a_problem_not_a_crash():
     port = report.hosts[0].ports[0]
     # The certificate is kept without the field that could not be read, and that is said.
     assert port.certificate is not None and port.certificate.key_bits is None
-    assert any(p.stage is Stage.PARSE and "ssl-cert" in p.message and p.port == 110 for p in report.errors)
+    assert any(p.stage is Stage.PARSE and "ssl-cert" in p.message and p.port == 110 for p in report.all_problems)
     # The raw output is still there for anyone who wants it.
     assert port.script("ssl-cert") is not None
 
@@ -284,7 +284,7 @@ def test_missing_file_raises_xml_error(tmp_path):
 def test_nmap_error_exit_is_recorded():
     xml = nmaprun().replace('exit="success"', 'exit="error" errormsg="Failed to resolve"')
     report = mailtls.assess_xml(xml)
-    assert any(p.stage is Stage.SCAN and "Failed to resolve" in p.message for p in report.errors)
+    assert any(p.stage is Stage.SCAN and "Failed to resolve" in p.message for p in report.all_problems)
 
 
 def test_many_hosts_stream():

@@ -38,7 +38,7 @@ def test_each_zone_reports_exactly_its_expected_findings(zone_reports, domain_la
     # Every finding, MX port findings included, names the domain.
     assert all(f.domain == zone.name for f in report.findings)
     # Only the zone meant to be inconclusive has problems.
-    assert bool(report.errors) == zone.inconclusive, [p.message for p in report.errors]
+    assert bool(report.all_problems) == zone.inconclusive, [p.message for p in report.all_problems]
 
 
 def test_the_domain_record_holds_what_dns_and_the_policy_said(zone_reports):
@@ -78,7 +78,7 @@ def test_implicit_mx_and_null_mx(zone_reports):
 
 def test_unreachable_policy_host_is_inconclusive_with_the_reason(zone_reports):
     report = zone_reports["unreachable"]
-    (problem,) = report.errors
+    (problem,) = report.all_problems
     assert "Connection refused" in problem.message and "unreachable.mailtls.test" in problem.message
     sts = report.target("unreachable.mailtls.test").domain.mta_sts
     assert sts.record and sts.inconclusive and not sts.error
@@ -125,7 +125,7 @@ def test_a_resolver_that_does_not_answer_gives_a_problem_not_findings(domain_lab
     assert report.findings == ()
     (target,) = report.targets
     assert target.outcome is mailtls.Outcome.INCONCLUSIVE and "MX lookup failed" in target.reason
-    assert "did not answer in time" in report.errors[0].message
+    assert "did not answer in time" in report.all_problems[0].message
 
 
 def test_a_domain_that_does_not_exist(domain_lab):

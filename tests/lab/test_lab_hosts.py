@@ -20,7 +20,7 @@ def test_plaintext_host(lab_reports):
     # Then every plaintext service is reported where it listens, and AUTH in the clear too
     assert {("MT101", 110), ("MT102", 143), ("MT103", 25), ("MT113", 25)} <= found(report)
     assert {("MT111", 110), ("MT112", 143)} <= found(report)
-    assert report.errors == ()
+    assert report.all_problems == ()
 
 
 def test_starttls_with_cleartext_login_host(lab_reports):
@@ -94,7 +94,7 @@ def test_hostile_target_is_refused_for_real(running_lab, tmp_path):
 def test_a_host_with_nothing_listening(running_lab):
     # 127.0.0.2 is loopback with no server: every port closed, nothing to report, nothing failed
     report = mailtls.assess("127.0.0.2", ports=[25, 110])
-    assert report.findings == () and report.errors == ()
+    assert report.findings == () and report.all_problems == ()
     assert {p.state for p in report.hosts[0].ports} == {mailtls.PortState.CLOSED}
 
 
@@ -104,7 +104,7 @@ def test_a_host_that_runs_out_of_time_is_recorded(running_lab):
     # within a second on a fast host depends on the machine, so that is not what is tested.)
     odd = lab.HOSTS["odd"]
     report = mailtls.assess(odd.target, ports=odd.ports, timeout=1)
-    assert any(p.stage is mailtls.Stage.HOST and "timeout" in p.message for p in report.errors)
+    assert any(p.stage is mailtls.Stage.HOST and "timeout" in p.message for p in report.all_problems)
     (result,) = report.targets
     assert result.outcome is mailtls.Outcome.INCONCLUSIVE and report.findings == ()
     assert {p.inconclusive for p in result.host.open_ports} == {"not identified: the host timeout came before -sV"}
@@ -113,7 +113,7 @@ def test_a_host_that_runs_out_of_time_is_recorded(running_lab):
 def test_ipv6_target_runs_nmap_in_ipv6_mode(running_lab):
     # ::1 is loopback; no lab server listens there, so every port is closed and nothing fails
     report = mailtls.assess("::1", ports=[25, 993])
-    assert report.errors == () and report.findings == ()
+    assert report.all_problems == () and report.findings == ()
     assert report.hosts[0].address == "::1" and "-6" in report.runs[0].args
 
 

@@ -77,7 +77,7 @@ def test_every_target_is_accounted_for(running_lab):
     }
     assert {t.requested for t in report.targets if t.target != "127.0.0.11"} == {"127.0.0.8/30"}
     assert progress == [(1, 3), (2, 3), (3, 3)]
-    assert report.by_rule("MT101") and report.errors == ()
+    assert report.by_rule("MT101") and report.all_problems == ()
 
 
 def test_ranges_are_bounded():

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from ...model.domain import DomainRecord, MxHost, TlsaRecord
+from ...model.domain import DomainRecord, MxHost, StsMode, TlsaRecord, Trust
 from ...model.findings import Severity
 from ..declare import Observation, rule
 from .certificates import matches, names_of
@@ -35,7 +35,7 @@ def _judged(domain: DomainRecord) -> Iterator[MxHost]:
 
 def _policy_applies(domain: DomainRecord) -> bool:
     sts = domain.mta_sts
-    return _receives_mail(domain) and sts.usable and sts.policy is not None and sts.policy.mode != "none"
+    return _receives_mail(domain) and sts.usable and sts.policy is not None and sts.policy.mode is not StsMode.NONE
 
 
 @rule("MT501", "No MTA-STS and no DANE: STARTTLS to the MX hosts can be stripped", Severity.MEDIUM, cwe=757,
@@ -90,9 +90,12 @@ def mta_sts_not_enforced(domain: DomainRecord) -> Iterator[Observation]:
         and give the _mta-sts TXT record a new id so senders fetch it again.
     """
     sts = domain.mta_sts
-    if _receives_mail(domain) and sts.usable and sts.policy is not None and sts.policy.mode in ("testing", "none"):
+    if not (_receives_mail(domain) and sts.usable and sts.policy is not None):
+        return
+    mode = sts.policy.mode
+    if mode is StsMode.TESTING or mode is StsMode.NONE:
         yield Observation(
-            summary=f"the MTA-STS policy of {domain.domain} is in mode {sts.policy.mode}, not enforce",
+            summary=f"the MTA-STS policy of {domain.domain} is in mode {mode.value}, not enforce",
             evidence=(f"policy: {' | '.join(sts.policy.text.strip().splitlines())}",),
         )
 
@@ -178,13 +181,14 @@ def mx_certificate_invalid(domain: DomainRecord) -> Iterator[Observation]:
         problems = []
         if not any(matches(n, mx.name) for n in names):
             problems.append(f"not for {mx.name} (names: {', '.join(names) or 'none'})")
-        if mx.trust == "untrusted":
+        if mx.trust is Trust.UNTRUSTED:
             problems.append("not issued by a trusted CA (self-signed, or its signature does not verify)")
         if problems:
             issuer = ", ".join(f"{a.key}={a.value}" for a in cert.issuer)
+            trust = mx.trust.value if mx.trust is not None else "not done"
             yield Observation(
                 summary=f"the certificate of MX {mx.name} is {' and '.join(problems)}",
-                evidence=(f"issuer: {issuer or '?'}", f"trust store check: {mx.trust or 'not done'}"),
+                evidence=(f"issuer: {issuer or '?'}", f"trust store check: {trust}"),
                 mx=mx.name,
             )
 

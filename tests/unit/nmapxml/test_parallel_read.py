@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import mailtls
-from mailtls.nmapxml import split
+from mailtls.nmapxml import parallel
 from tests.helpers import recorded
 
 
@@ -37,7 +37,7 @@ def summary(assessment: mailtls.Assessment) -> list:
 def large(tmp_path_factory) -> Path:
     # Over PARALLEL_MIN_BYTES, so the default reads it with several processes.
     path = synthesize(tmp_path_factory.mktemp("xml") / "scan.xml", 420)
-    assert path.stat().st_size > mailtls._api.PARALLEL_MIN_BYTES
+    assert path.stat().st_size > parallel.PARALLEL_MIN_BYTES
     return path
 
 
@@ -51,10 +51,10 @@ def test_several_processes_give_what_one_gives(large):
 
 
 def test_the_file_is_cut_between_hosts(large):
-    cut = split.plan(large, piece_bytes=1 << 20)
+    cut = parallel.plan(large, piece_bytes=1 << 20)
     assert cut is not None and len(cut.pieces) > 10
     assert all(a[1] == b[0] for a, b in zip(cut.pieces, cut.pieces[1:], strict=False))
-    hosts = sum(len(mailtls.read_scan(split.piece(large, cut.start_tag, *p)).hosts) for p in cut.pieces)
+    hosts = sum(len(mailtls.read_scan(parallel.piece(large, cut.start_tag, *p)).hosts) for p in cut.pieces)
     assert hosts == 420
 
 
@@ -67,7 +67,7 @@ def test_a_truncated_large_file_keeps_every_whole_host(large, tmp_path):
     two = mailtls.assess_xml(short, workers=2)
     assert [t.target for t in two.targets] == [t.target for t in one.targets]
     assert not one.complete and not two.complete
-    assert any(p.stage is mailtls.Stage.PARSE for p in two.errors)
+    assert any(p.stage is mailtls.Stage.PARSE for p in two.all_problems)
 
 
 @pytest.mark.parametrize("marker", [b"<!-- <host -->", b"<![CDATA[x]]>", b"<?pi x?>"])
@@ -76,4 +76,4 @@ def test_markup_that_could_hide_a_cut_is_read_in_one_piece(large, tmp_path, mark
     middle = data.index(b"</host>", len(data) // 2) + len(b"</host>")
     odd = tmp_path / "odd.xml"
     odd.write_bytes(data[:middle] + marker + data[middle:])
-    assert split.plan(odd) is None
+    assert parallel.plan(odd) is None

@@ -136,6 +136,7 @@ def test_a_report_saved_with_schema_3_is_still_read(schema):
     assert found(old) == {("MT101", 110), ("MT102", 143), ("MT103", 25), ("MT104", 587), ("MT111", 110),
                           ("MT112", 143), ("MT113", 25), ("MT113", 587), ("MT402", 25), ("MT402", 587)}
     assert [p.number for p in old.hosts[0].ports] == [25, 110, 143, 587]
+    assert old.hosts[0].status_reason == "user-set" and {p.state_reason for p in old.hosts[0].ports} == {"syn-ack"}
     registry = mailtls.Registry.default()
     for finding in old.findings:
         assert finding.rule == attrs.evolve(registry[finding.rule_id].texts, description="")
@@ -143,3 +144,17 @@ def test_a_report_saved_with_schema_3_is_still_read(schema):
     text = mailtls.to_json(old)
     jsonschema.validate(json.loads(text), schema)
     assert json.loads(text)["schema"] == SCHEMA_VERSION and mailtls.from_json(text) == old
+
+
+def test_a_domain_saved_with_schema_3_keeps_what_its_enums_know():
+    # Given a schema 3 domain target: an MX host whose trust was never checked (""), and a
+    # policy whose mode RFC 8461 does not know
+    mx = [{"name": "mx.example.org", "trust": ""}, {"name": "b", "trust": "unknown"}]
+    domain = {"domain": "example.org", "mx": mx,
+              "mta_sts": {"record": "v=STSv1; id=1", "policy": {"mode": "strict", "text": "mode: strict"}}}
+    text = json.dumps({"schema": 3, "rules": {}, "report": {"targets": [
+        {"target": "example.org", "outcome": "assessed", "domain": domain}]}})
+    # Then they are read as no trust and no mode; the rest as it was
+    record = mailtls.from_json(text).target("example.org").domain
+    assert [mx.trust for mx in record.mx] == [None, mailtls.model.domain.Trust.UNKNOWN]
+    assert record.mta_sts.policy.mode is None and record.mta_sts.policy.text == "mode: strict"

@@ -18,7 +18,7 @@ def test_plugin_rule_appears_in_assess_xml(example_plugin):
         f"r = mailtls.assess_xml({str(recorded('plain'))!r})\n"
         "print(json.dumps({'ids': sorted({f.rule_id for f in r.findings}), "
         "'ex': sorted(f.port for f in r.findings if f.rule_id == 'EX001'), "
-        "'registry': 'EX001' in mailtls.Registry.default(), 'errors': len(r.errors)}))",
+        "'registry': 'EX001' in mailtls.Registry.default(), 'errors': len(r.all_problems)}))",
     )
     assert out["registry"] and out["errors"] == 0
     assert "EX001" in out["ids"] and "MT101" in out["ids"]
@@ -41,7 +41,7 @@ def test_broken_plugin_is_recorded_not_fatal(tmp_path):
         tmp_path,
         "import json, mailtls\n"
         f"r = mailtls.assess_xml({str(recorded('plain'))!r})\n"
-        "print(json.dumps({'n': len(r.findings), 'errors': [e.message for e in r.errors]}))",
+        "print(json.dumps({'n': len(r.findings), 'errors': [e.message for e in r.all_problems]}))",
     )
     # Then the built-in rules still run and the report says which plugin failed
     assert out["n"] > 0

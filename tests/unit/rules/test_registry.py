@@ -62,7 +62,7 @@ def test_a_rule_that_raises_is_recorded_and_others_still_run():
     registry = Registry.from_modules([module_with(broken, always)])
     report = evaluate(SCAN, registry)
     assert [f.rule_id for f in report.findings] == ["T001"]
-    (problem,) = report.errors
+    (problem,) = report.all_problems
     assert problem.stage is Stage.RULE and problem.rule_id == "T002" and problem.port == 110
     assert "rule bug" in problem.message and "RuntimeError" in problem.detail
     with pytest.raises(RuntimeError):
@@ -77,7 +77,7 @@ def test_a_rule_yielding_the_wrong_type_is_recorded():
     from mailtls.rules.engine import evaluate
 
     report = evaluate(SCAN, Registry.from_modules([module_with(wrong)]))
-    assert report.findings == () and "not mailtls.Observation" in report.errors[0].message
+    assert report.findings == () and "not mailtls.Observation" in report.all_problems[0].message
 
 
 def test_disable_and_override():

@@ -4,6 +4,7 @@ import pytest
 
 import mailtls
 from mailtls.protocols import DEFAULT_PORTS
+from mailtls.scan.options import ScanOptions
 from mailtls.scan.runner import NmapJob, nmap_arguments, port_spec
 from mailtls.scan.targets import parse_ports, parse_target
 
@@ -106,9 +107,10 @@ def test_ports_default_and_validation():
 
 
 def test_nmap_command_is_built_from_validated_parts():
-    args = nmap_arguments(NmapJob((parse_target("::1"),), (25, 993), 30, service_detection=True))
+    options = ScanOptions(ports=(25, 993), timeout=30)
+    args = nmap_arguments(NmapJob((parse_target("::1"),), options, service_detection=True))
     assert args[:3] == ["-Pn", "-n", "-sV"]
-    assert "-sV" not in nmap_arguments(NmapJob((parse_target("127.0.0.1"),), (25,), 30))
+    assert "-sV" not in nmap_arguments(NmapJob((parse_target("127.0.0.1"),), ScanOptions(ports=(25,), timeout=30)))
     assert "-6" in args and args[args.index("--host-timeout") + 1] == "30s"
     assert args[args.index("-p") + 1] == "T:25,993" and "::1" not in args  # targets go to stdin
     scripts = args[args.index("--script") + 1].split(",")

@@ -2,7 +2,7 @@
 
 ``ssl-enum-ciphers`` gives one ``<table key="TLSv1.x">`` per protocol and a top-level
 ``least strength`` grade; ``ssl-cert`` gives ``subject``, ``issuer``, ``pubkey``,
-``validity`` and ``extensions`` tables (see NMAP-NOTES.md).
+``validity`` and ``extensions`` tables, and its ``pem`` (nmap 7.93's scripts/ssl-cert.nse).
 """
 
 from __future__ import annotations
