@@ -29,7 +29,7 @@ from .targets import Target
 #: Hosts per nmap run, at most. nmap starts every host of a run together (see runner.py),
 #: so this is plenty for its parallelism, and few enough that one host that stalls nmap
 #: holds up only its own batch: nmap's ssl-cert takes certificates under one global lock
-#: per process, and a silent host keeps it for minutes (measured on the fleet, lab/fleet.py).
+#: per process, and a silent host keeps it for minutes (measured on the fleet, lab/fleet/).
 MAX_BATCH = 64
 def batches(targets: Sequence[Target], options: ScanOptions) -> list[Batch]:
     """The targets cut into batches: IPv4 and names apart from IPv6 (nmap runs one family

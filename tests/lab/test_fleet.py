@@ -1,4 +1,4 @@
-"""The loopback fleet (lab/fleet.py): simulated mail hosts, many per nmap run.
+"""The loopback fleet (lab/fleet/): simulated mail hosts, many per nmap run.
 
 The scan test is the point: one nmap run over a fleet of 40 hosts, and mailtls must
 report for every host exactly the (rule id, port) pairs the fleet says it should,
