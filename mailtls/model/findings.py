@@ -7,12 +7,16 @@ above it.
 from __future__ import annotations
 
 import enum
+import typing
 from collections.abc import Callable, Iterable
+from typing import Generic, TypeVar, overload
 
 import attrs
 
 from ..protocols import Protocol
 from . import views
+
+T = TypeVar("T")
 
 
 @enum.unique
@@ -88,6 +92,20 @@ class RuleTexts:
     description: str = ""
 
 
+class _OfRule(Generic[T]):
+    """An attribute of a finding that is its rule's: ``finding.title`` reads ``finding.rule.title``."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, finding: None, owner: type) -> _OfRule[T]: ...
+    @overload
+    def __get__(self, finding: Finding, owner: type) -> T: ...
+    def __get__(self, finding: Finding | None, owner: type) -> T | _OfRule[T]:
+        return self if finding is None else typing.cast(T, getattr(finding.rule, self.name))
+
+
 @attrs.frozen
 class Finding:
     """One rule's observation about one port (or host), with everything needed to act on it.
@@ -110,33 +128,13 @@ class Finding:
     #: The mail domain the finding belongs to, when it came from ``assess_domain``.
     domain: str | None = None
 
-    @property
-    def rule_id(self) -> str:
-        return self.rule.id
-
-    @property
-    def title(self) -> str:
-        return self.rule.title
-
-    @property
-    def group(self) -> str:
-        return self.rule.group
-
-    @property
-    def context(self) -> str:
-        return self.rule.context
-
-    @property
-    def remediation(self) -> str:
-        return self.rule.remediation
-
-    @property
-    def cwe(self) -> int | None:
-        return self.rule.cwe
-
-    @property
-    def references(self) -> tuple[str, ...]:
-        return self.rule.references
+    rule_id = _OfRule[str]("id")
+    title = _OfRule[str]("title")
+    group = _OfRule[str]("group")
+    context = _OfRule[str]("context")
+    remediation = _OfRule[str]("remediation")
+    cwe = _OfRule[int | None]("cwe")
+    references = _OfRule[tuple[str, ...]]("references")
 
     @property
     def location(self) -> str:

@@ -143,14 +143,8 @@ class HostReader:
             if key in seen:
                 # Repeats of the same portid were dropped while reading (see _walk); what is
                 # left are spellings of one number ("110", "0110").
-                problems.append(
-                    Problem(
-                        stage=Stage.PARSE,
-                        address=address,
-                        port=port.number,
-                        message=f"port {port.number}/{port.transport} appears twice: only the first is read",
-                    )
-                )
+                repeated = f"port {port.number}/{port.transport} appears twice: only the first is read"
+                problems.append(Problem(Stage.PARSE, repeated, address, port.number))
                 continue
             seen.add(key)
             ports.append(port)
@@ -172,14 +166,8 @@ class HostReader:
             )
         for port in host.open_ports:
             if port.inconclusive:
-                problems.append(
-                    Problem(
-                        stage=Stage.EXCHANGE,
-                        address=address,
-                        port=port.number,
-                        message=f"port {port.number} is inconclusive: {port.inconclusive}",
-                    )
-                )
+                why = f"port {port.number} is inconclusive: {port.inconclusive}"
+                problems.append(Problem(Stage.EXCHANGE, why, address, port.number))
         return host
 
     def port(
@@ -207,14 +195,8 @@ class HostReader:
         scripts: dict[str, etree._Element] = {}
         for script_el in elem.iterfind("script"):
             if len(scripts) >= MAX_SCRIPTS_PER_PORT:
-                problems.append(
-                    Problem(
-                        stage=Stage.PARSE,
-                        address=address,
-                        port=number,
-                        message=f"more than {MAX_SCRIPTS_PER_PORT} scripts on one port: the rest were not read",
-                    )
-                )
+                excess = f"more than {MAX_SCRIPTS_PER_PORT} scripts on one port: the rest were not read"
+                problems.append(Problem(Stage.PARSE, excess, address, number))
                 break
             scripts.setdefault(script_el.get("id", ""), script_el)
 
@@ -225,14 +207,7 @@ class HostReader:
             try:
                 return build(el)
             except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as exc:
-                problems.append(
-                    Problem(
-                        stage=Stage.PARSE,
-                        address=address,
-                        port=number,
-                        message=f"{script_id} output could not be read: {exc}",
-                    )
-                )
+                problems.append(Problem(Stage.PARSE, f"{script_id} output could not be read: {exc}", address, number))
                 return None
 
         tls = guarded("ssl-enum-ciphers", lambda el: self._shared(el, read_tls_profile))
@@ -275,21 +250,11 @@ class HostReader:
         else:
             inconclusive = ""
         return PortRecord(
-            address=address,
-            hostname=hostname,
-            scanned_at=scanned_at,
-            number=number,
-            transport=transport,
-            state=state,
-            state_reason=state_el.get("reason", "") if state_el is not None else "",
-            service=service,
-            protocol=protocol,
-            tls_mode=tls_mode,
-            tls=tls,
-            certificate=certificate,
-            capabilities=capabilities,
+            address=address, hostname=hostname, scanned_at=scanned_at, number=number, transport=transport,
+            state=state, state_reason=state_el.get("reason", "") if state_el is not None else "",
+            service=service, protocol=protocol, tls_mode=tls_mode, tls=tls, certificate=certificate,
+            capabilities=capabilities, inconclusive=inconclusive,
             scripts=tuple(ScriptOutput(id=sid, output=el.get("output", "")) for sid, el in scripts.items()),
-            inconclusive=inconclusive,
         )
 
 

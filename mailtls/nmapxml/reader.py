@@ -128,16 +128,11 @@ class ScanReader:
         # once the host has ended, which keeps the per-element cost in libxml2. <port> is
         # seen only to count it, so that a host of a million ports cannot fill memory.
         assert self._stream is not None  # noqa: S101 - narrowing: _walk runs only on an opened source
+        tags = ("nmaprun", "host", "port", "finished", *_TOP_LEVEL_NOISE)
+        # Every way a document could reach outside the file, or grow past libxml2's limits, is off.
+        safe = {"resolve_entities": False, "load_dtd": False, "no_network": True, "huge_tree": False}
         parser = etree.iterparse(
-            self._stream,
-            events=("start", "end"),
-            tag=("nmaprun", "host", "port", "finished", *_TOP_LEVEL_NOISE),
-            resolve_entities=False,
-            load_dtd=False,
-            no_network=True,
-            huge_tree=False,
-            remove_comments=True,
-            remove_pis=True,
+            self._stream, events=("start", "end"), tag=tags, remove_comments=True, remove_pis=True, **safe
         )
         ports_in_host = repeat_count = 0
         port_keys: set[tuple[str, str]] = set()

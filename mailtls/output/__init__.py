@@ -42,15 +42,7 @@ def render(report: Renderable, format: str) -> str:
     return function(report)
 
 
-__all__ = [
-    "FORMATS",
-    "render",
-    "to_csv",
-    "to_dataframe",
-    "to_html",
-    "to_json",
-    "to_jsonl",
-    "to_markdown",
-    "to_sarif",
+__all__ = [  # what mailtls re-exports, and FORMATS for the CLI
+    "FORMATS", "render", "to_csv", "to_dataframe", "to_html", "to_json", "to_jsonl", "to_markdown", "to_sarif",
     "write_jsonl",
 ]
