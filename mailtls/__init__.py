@@ -23,6 +23,7 @@ from ._errors import (
     TargetError,
     XmlError,
 )
+from ._version import __version__ as __version__
 from .domain import DomainOptions
 from .model.diff import Change, Diff, diff
 from .model.findings import FINDING_COLUMNS, Column, Finding, RuleTexts, Severity
@@ -54,8 +55,6 @@ from .protocols import Protocol
 from .rules.declare import Observation, Rule, RuleSpec, rule
 from .rules.registry import Registry
 from .scan.options import ScanOptions
-
-__version__ = "0.1.0"
 
 __all__ = [
     "FINDING_COLUMNS",

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .._errors import PortsError
+from .._version import __version__
 from ..model.findings import Severity
 from ..output import FORMATS
 from ..protocols import DEFAULT_PORTS
@@ -38,8 +39,6 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=_epilog(),
         formatter_class=formatter,
     )
-    from .. import __version__
-
     parser.add_argument("--version", action="version", version=f"mailtls {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 

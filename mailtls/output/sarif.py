@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 
 from .._errors import SerializationError
+from .._version import __version__
 from ..model.diff import Diff
 from ..model.findings import Finding, RuleTexts, Severity
 from ..model.report import Report
@@ -74,8 +75,6 @@ def to_sarif(report: Report | Diff, *, indent: int | None = 2) -> str:
     """The report (or a diff of two) as a SARIF 2.1.0 log (a JSON string)."""
     if not isinstance(report, (Report, Diff)):
         raise SerializationError(f"to_sarif takes a mailtls.Report or Diff, got {type(report).__name__}")
-    from .. import __version__
-
     rules: dict[str, Finding] = {}
     for finding in _findings(report):
         rules.setdefault(finding.rule_id, finding)
