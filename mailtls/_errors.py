@@ -13,11 +13,11 @@
 Only misuse by the caller raises: a bad target, bad ports, a bad option, a missing
 nmap. Failures *during* a scan (a host that did not answer, an nmap run that failed
 or hung, a rule that raised, a plugin that did not load, a file cut short) are not
-raised: they are recorded as problems (``Report.all_problems``) and the rest goes on. ``strict=True``
-re-raises a failing rule's exception, for debugging.
+raised: they are recorded as problems (``Report.all_problems``) and the rest goes on.
+``strict=True`` re-raises a failing rule's exception, for debugging.
 
-Foreign exceptions (python-nmap's, lxml's, cattrs') are translated where they
-enter, in ``scan/runner.py``, ``nmapxml/reader.py`` and ``output/json.py``.
+Foreign exceptions are translated where they enter: starting nmap in ``scan/runner.py``,
+lxml's in ``nmapxml/reader.py``, cattrs' in ``output/json.py``.
 """
 
 from __future__ import annotations

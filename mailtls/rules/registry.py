@@ -78,7 +78,7 @@ class Registry:
 
     @property
     def domain_rules(self) -> tuple[Rule, ...]:
-        """The rules called once per mail domain (``applies_to=DomainRecord``)."""
+        """The rules called once per mail domain (those that receive a ``DomainRecord``)."""
         return self._domain_rules
 
     def port_rules(self, protocol: Protocol) -> tuple[Rule, ...]:
