@@ -2,7 +2,7 @@
 
 Every server here is a small Python program on 127.60.0.x (tests/hostile/servers.py)
 that refuses, resets, stays silent, floods, or advertises what it does not do. The
-rule under test is the issue's: a port whose exchange failed is *inconclusive* (on the
+rule under test: a port whose exchange failed is *inconclusive* (on the
 port record and as a ``Stage.EXCHANGE`` problem naming what nmap saw) and is never
 judged "no TLS" / "no STARTTLS"; capability keywords count only as whole keywords in
 their place, never as words of greeting text.
