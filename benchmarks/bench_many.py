@@ -37,6 +37,7 @@ import lab
 import lab.fleet
 import mailtls
 from mailtls.protocols import DEFAULT_PORTS
+from mailtls.scan.options import ScanOptions
 from mailtls.scan.runner import NmapJob, naive_command, nmap_arguments
 from mailtls.scan.targets import parse_target
 
@@ -49,7 +50,7 @@ def timed(fn):  # type: ignore[no-untyped-def]
 
 def floor_run(addresses: list[str], ports: tuple[int, ...]) -> None:
     """One nmap run, same scripts, no -sV, every host on the command line."""
-    job = NmapJob(tuple(parse_target(a) for a in addresses), ports, 600)
+    job = NmapJob(tuple(parse_target(a) for a in addresses), ScanOptions(ports=ports))
     command = ["nmap", "-oX", "-", *nmap_arguments(job), *addresses]
     subprocess.run(command, capture_output=True, check=True)
 

@@ -52,52 +52,79 @@ def _resign_with_sha1(cert: x509.Certificate, key: rsa.RSAPrivateKey) -> x509.Ce
     return x509.load_der_x509_certificate(_der(0x30, tbs + algorithm + _der(0x03, b"\x00" + signature)))
 
 
+def self_signed(
+    common_name: str,
+    dns_names: list[str],
+    *,
+    organization: str = "mailtls lab",
+    bits: int = 2048,
+    not_before: dt.datetime | None = None,
+    not_after: dt.datetime | None = None,
+) -> tuple[x509.Certificate, rsa.RSAPrivateKey]:
+    """A self-signed RSA certificate signed with SHA-256 for ``dns_names``, valid from
+    yesterday for a year unless its dates are given (naive, UTC)."""
+    now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
+    name = x509.Name(
+        [
+            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization),
+        ]
+    )
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(not_before or now - dt.timedelta(days=1))
+        .not_valid_after(not_after or now + dt.timedelta(days=365))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in dns_names]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    return cert, key
+
+
+def write_key(path: Path, key: rsa.RSAPrivateKey) -> None:
+    """The key as PEM, readable by its owner only (Dovecot and Postfix read it while still root)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.TraditionalOpenSSL,
+                serialization.NoEncryption(),
+            )
+        )
+
+
+def write_pair(directory: Path, label: str, cert: x509.Certificate, key: rsa.RSAPrivateKey) -> tuple[Path, Path]:
+    """``<label>.crt`` and ``<label>.key`` (PEM) in ``directory``."""
+    directory.mkdir(parents=True, exist_ok=True)
+    crt_path, key_path = directory / f"{label}.crt", directory / f"{label}.key"
+    crt_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    write_key(key_path, key)
+    return crt_path, key_path
+
+
 def make_certificates(directory: Path, names: list[str]) -> dict[str, tuple[Path, Path]]:
     """Write ``<profile>.crt`` / ``<profile>.key`` (PEM) for each profile into ``directory``.
 
     Returns profile -> (certificate path, key path). The certificates are self-signed and
     name every lab host (``<host>.lab.mailtls.test``) so that only the chosen defect shows.
     """
-    directory.mkdir(parents=True, exist_ok=True)
     now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
-    alt_names = [x509.DNSName(DOMAIN)] + [x509.DNSName(f"{n}.{DOMAIN}") for n in names]
+    alt_names = [DOMAIN] + [f"{n}.{DOMAIN}" for n in names]
     out = {}
     for profile, (bits, digest, not_before, not_after) in PROFILES.items():
         if isinstance(not_after, dt.timedelta):
             not_after = now + not_after
-        names = alt_names + ([x509.DNSName("localhost")] if profile == "good" else [])
-        key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
-        name = x509.Name(
-            [
-                x509.NameAttribute(NameOID.COMMON_NAME, f"{profile}.{DOMAIN}"),
-                x509.NameAttribute(NameOID.ORGANIZATION_NAME, "mailtls lab"),
-            ]
-        )
-        cert = (
-            x509.CertificateBuilder()
-            .subject_name(name)
-            .issuer_name(name)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(not_before or now - dt.timedelta(days=1))
-            .not_valid_after(not_after or now + dt.timedelta(days=365))
-            .add_extension(x509.SubjectAlternativeName(names), critical=False)
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .sign(key, hashes.SHA256())
+        dns_names = alt_names + (["localhost"] if profile == "good" else [])
+        cert, key = self_signed(
+            f"{profile}.{DOMAIN}", dns_names, bits=bits, not_before=not_before, not_after=not_after
         )
         if digest is hashes.SHA1:
             cert = _resign_with_sha1(cert, key)
-        crt_path, key_path = directory / f"{profile}.crt", directory / f"{profile}.key"
-        crt_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-        # Read by Dovecot and Postfix while they still run as root: root-only is enough.
-        fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            f.write(
-                key.private_bytes(
-                    serialization.Encoding.PEM,
-                    serialization.PrivateFormat.TraditionalOpenSSL,
-                    serialization.NoEncryption(),
-                )
-            )
-        out[profile] = (crt_path, key_path)
+        out[profile] = write_pair(directory, profile, cert, key)
     return out

@@ -11,25 +11,27 @@ The data flow, one folder per step: target and nmap run (``scan/``) → XML → 
 and nmap's scripts are declared once, in ``protocols.py``.
 """
 
-from ._api import Assessment, assess, assess_many, assess_xml, iter_assess, iter_assess_xml
+from ._api import Assessment, assess, assess_domain, assess_many, assess_xml, iter_assess, iter_assess_xml
 from ._errors import (
     MailTlsError,
     NmapNotFoundError,
     OptionError,
     PortsError,
-    RuleError,
+    RegistryError,
     ScannerError,
     SerializationError,
     TargetError,
     XmlError,
 )
-from .domain import assess_domain
+from ._version import __version__ as __version__
+from .domain import DomainOptions
 from .model.diff import Change, Diff, diff
-from .model.findings import FINDING_COLUMNS, Column, Finding, Severity
+from .model.findings import FINDING_COLUMNS, Column, Finding, RuleTexts, Severity
 from .model.records import (
     Capabilities,
     Certificate,
     Cipher,
+    Facet,
     HostRecord,
     NameAttribute,
     PortRecord,
@@ -46,13 +48,13 @@ from .model.records import (
 )
 from .model.report import Outcome, Report, TargetResult
 from .nmapxml.reader import read_scan
-from .output import render, to_csv, to_html, to_jsonl, to_markdown, write_jsonl
+from .output import render, to_csv, to_dataframe, to_html, to_jsonl, to_markdown, write_jsonl
 from .output.json import from_json, make_converter, to_json
 from .output.sarif import to_sarif
 from .protocols import Protocol
-from .rules.registry import Observation, Registry, Rule, RuleSpec, rule
-
-__version__ = "0.1.0"
+from .rules.declare import Observation, Rule, RuleSpec, rule
+from .rules.registry import Registry
+from .scan.options import ScanOptions
 
 __all__ = [
     "FINDING_COLUMNS",
@@ -63,6 +65,8 @@ __all__ = [
     "Cipher",
     "Column",
     "Diff",
+    "DomainOptions",
+    "Facet",
     "Finding",
     "HostRecord",
     "MailTlsError",
@@ -77,11 +81,13 @@ __all__ = [
     "Problem",
     "Protocol",
     "Registry",
+    "RegistryError",
     "Report",
     "Rule",
-    "RuleError",
     "RuleSpec",
+    "RuleTexts",
     "RunRecord",
+    "ScanOptions",
     "ScanRecord",
     "ScannerError",
     "ScriptOutput",
@@ -108,6 +114,7 @@ __all__ = [
     "render",
     "rule",
     "to_csv",
+    "to_dataframe",
     "to_html",
     "to_json",
     "to_jsonl",

@@ -7,17 +7,17 @@
     ├── ScannerError             nmap could not be started at all
     │   └── NmapNotFoundError    nmap is not installed (the message says how to install it)
     ├── XmlError                 input that is not nmap XML, or XML that is unsafe to read
-    ├── RuleError                a rule declaration or registry that cannot work
+    ├── RegistryError            a rule declaration or a registry that cannot work
     └── SerializationError       JSON that does not describe a mailtls report
 
 Only misuse by the caller raises: a bad target, bad ports, a bad option, a missing
 nmap. Failures *during* a scan (a host that did not answer, an nmap run that failed
 or hung, a rule that raised, a plugin that did not load, a file cut short) are not
-raised: they are recorded in ``Report.errors`` and the rest goes on. ``strict=True``
-re-raises a failing rule's exception, for debugging.
+raised: they are recorded as problems (``Report.all_problems``) and the rest goes on.
+``strict=True`` re-raises a failing rule's exception, for debugging.
 
-Foreign exceptions (python-nmap's, lxml's, cattrs') are translated where they
-enter, in ``scan/runner.py``, ``nmapxml/reader.py`` and ``output/json.py``.
+Foreign exceptions are translated where they enter: starting nmap in ``scan/runner.py``,
+lxml's in ``nmapxml/reader.py``, cattrs' in ``output/json.py``.
 """
 
 from __future__ import annotations
@@ -61,8 +61,9 @@ class XmlError(MailTlsError, ValueError):
     """The input is not nmap XML, or is XML that mailtls refuses to read."""
 
 
-class RuleError(MailTlsError):
-    """A rule declaration, a rule set or a registry option that cannot work."""
+class RegistryError(MailTlsError):
+    """A rule declaration, a rule set or a registry option that cannot work (a rule that
+    fails while it runs is no exception: it is a ``Problem`` of ``Stage.RULE``)."""
 
 
 class SerializationError(MailTlsError, ValueError):

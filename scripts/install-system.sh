@@ -2,7 +2,7 @@
 # Installs the system packages that mailtls and its lab need, on Debian/Ubuntu as root:
 # nmap (the scanner), Dovecot (POP3/IMAP) and Postfix (SMTP) for the loopback lab, openssl,
 # and for the domain lab (lab/dnslab): Knot (authoritative DNS) and Unbound (validating resolver).
-# Chromium (Debian's) renders the HTML report in the browser test (tests/test_html_browser.py); iproute2
+# Chromium (Debian's) renders the HTML report in the browser test (tests/unit/output/test_html_in_browser.py); iproute2
 # and util-linux give `ip` and `unshare` for the test that resolves a name in a private network namespace.
 # A quick no-op when they are already there. Debian's policy keeps the packaged services
 # from starting here; the lab (python -m lab start) runs its own instances.

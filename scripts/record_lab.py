@@ -11,6 +11,7 @@ is rewritten with the command behind every file.
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import subprocess
 import sys
 from pathlib import Path
@@ -29,23 +30,44 @@ def command(host: lab.LabHost) -> list[str]:
     return naive_command([parse_target(host.target)], host.ports, open_relay=host.relay_test)
 
 
+def shown(text: str) -> str:
+    """The command as the README and the recorded XML show it: mailtls's own NSE scripts by
+    their path in the repository, not on the machine that recorded it."""
+    return text.replace(f"{ROOT}/", "")
+
+
 def main(names: list[str]) -> int:
     version = subprocess.run(["nmap", "--version"], capture_output=True, text=True).stdout.split("\n")[0]
-    today = dt.date.today().isoformat()
     hosts = [lab.HOSTS[n] for n in names] if names else list(lab.HOSTS.values())
+    # One lab per machine at a time (the test suite takes the same lock).
+    with open("/tmp/mailtls-lab.lock", "w") as lock:  # noqa: S108 - the machine-wide lock tests/lab/conftest.py takes
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        record(hosts)
+    write_readme(version)
+    return 0
+
+
+def record(hosts: list[lab.LabHost]) -> None:
     with lab.start():
         for host in hosts:
             cmd = command(host)
             xml = subprocess.run(cmd, capture_output=True, check=True).stdout
-            (DATA / f"lab-{host.name}.xml").write_bytes(xml)
+            (DATA / f"lab-{host.name}.xml").write_bytes(shown(xml.decode("utf-8")).encode("utf-8"))
             print(f"recorded lab-{host.name}.xml ({len(xml)} bytes)")
+
+
+def write_readme(version: str) -> None:
+    today = dt.date.today().isoformat()
     lines = [
         "# Recorded nmap XML",
         "",
         "Every `lab-*.xml` file is nmap's XML output for one host of the loopback lab (`lab/`),",
         "recorded by `python scripts/record_lab.py` (which starts the lab, runs the command",
         "below, and stops the lab). One nmap pass with `-sV` on every port: the slow, naive",
-        "scan that `mailtls.assess` must agree with.",
+        "scan that `mailtls.assess` must agree with. mailtls's own NSE scripts are given by their",
+        "path (written here, and in each file's `args`, relative to the repository).",
+        "",
+        "    sudo .venv/bin/python scripts/record_lab.py        # every lab host; or name some",
         "",
         f"Recorded {today} with {version}, Dovecot and Postfix from Debian 12.",
         "",
@@ -54,9 +76,16 @@ def main(names: list[str]) -> int:
     ]
     for host in lab.HOSTS.values():
         if (DATA / f"lab-{host.name}.xml").exists():
-            lines.append(f"| lab-{host.name}.xml | {host.name}: {host.description} | `{' '.join(command(host))}` |")
+            run = shown(" ".join(command(host)))
+            lines.append(f"| lab-{host.name}.xml | {host.name}: {host.description} | `{run}` |")
+    lines += [
+        "",
+        "`report-schema-3.json` is not a scan: it is `mailtls.to_json` of `lab-plain.xml` as recorded",
+        "on 2026-11-29, written by mailtls before the JSON schema 4 (no rule descriptions in its",
+        "catalogue, nmap's reason named `reason`). The tests read it to check that documents of",
+        "schema 3 are still read.",
+    ]
     (DATA / "README.md").write_text("\n".join(lines) + "\n")
-    return 0
 
 
 if __name__ == "__main__":

@@ -12,8 +12,6 @@ from pathlib import Path
 from mailtls import Registry
 
 TARGET = Path(__file__).resolve().parent.parent / "docs" / "rules.md"
-#: What a rule is called for, by the record type it receives (PortRecord: "port").
-_APPLIES_TO = {"HostRecord": "host", "DomainRecord": "domain"}
 
 
 def render(registry: Registry) -> str:
@@ -28,25 +26,25 @@ def render(registry: Registry) -> str:
     ]
     rules = sorted(registry, key=lambda r: r.id)
     for item in rules:
-        spec = item.spec
-        cwe = f"CWE-{spec.cwe}" if spec.cwe else ""
+        texts, severity = item.texts, item.spec.severity.value
+        cwe = f"CWE-{texts.cwe}" if texts.cwe else ""
         lines.append(
-            f"| [{spec.id}](#{spec.id.lower()}) | {spec.title} | {spec.severity.value} | {cwe} | "
-            f"{_APPLIES_TO.get(spec.applies_to.__name__, 'port')} |"
+            f"| [{texts.id}](#{texts.id.lower()}) | {texts.title} | {severity} | {cwe} | "
+            f"{item.spec.receives} |"
         )
     for item in rules:
-        spec = item.spec
-        group = f", group *{spec.group}*" if spec.group else ""
-        lines += ["", f"## {spec.id}", "", f"**{spec.title}** — default severity *{spec.severity.value}*{group}"]
-        lines += ["", spec.description]
-        if spec.context:
-            lines += ["", f"**Context.** {spec.context}"]
-        if spec.remediation:
-            lines += ["", f"**Fix.** {spec.remediation}"]
-        if spec.cwe:
-            lines += ["", f"**CWE.** [CWE-{spec.cwe}](https://cwe.mitre.org/data/definitions/{spec.cwe}.html)"]
-        if spec.references:
-            lines += ["", "**Same check elsewhere.** " + "; ".join(spec.references)]
+        texts, severity = item.texts, item.spec.severity.value
+        group = f", group *{texts.group}*" if texts.group else ""
+        lines += ["", f"## {texts.id}", "", f"**{texts.title}** — default severity *{severity}*{group}"]
+        lines += ["", texts.description]
+        if texts.context:
+            lines += ["", f"**Context.** {texts.context}"]
+        if texts.remediation:
+            lines += ["", f"**Fix.** {texts.remediation}"]
+        if texts.cwe:
+            lines += ["", f"**CWE.** [CWE-{texts.cwe}](https://cwe.mitre.org/data/definitions/{texts.cwe}.html)"]
+        if texts.references:
+            lines += ["", "**Same check elsewhere.** " + "; ".join(texts.references)]
     return "\n".join(lines) + "\n"
 
 

@@ -1,45 +1,47 @@
-"""Shared fixtures: the loopback lab of real Dovecot and Postfix servers, and one
-``mailtls.assess`` of each lab host, made once per test session."""
+"""Fixtures shared by every level: the rule plugins, installed once per session, and fake
+nmap programs (tests/hostile/shims/) put first on PATH.
+
+The lab's own fixtures (the real servers) are in tests/lab/conftest.py."""
 
 from __future__ import annotations
 
-import fcntl
-import time
-from concurrent.futures import ThreadPoolExecutor
+import os
+import sys
+from pathlib import Path
 
 import pytest
 
-import lab
-import mailtls
+from tests.helpers import TESTS, install_distribution
 
-_TIMINGS: dict[str, float] = {}
-
-
-@pytest.fixture(scope="session")
-def running_lab():
-    # One lab per machine at a time: a second test session waits here for the first
-    # to finish instead of restarting the servers under it.
-    with open("/tmp/mailtls-lab.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        with lab.start() as running:
-            yield running
+SHIMS = TESTS / "hostile" / "shims"
 
 
 @pytest.fixture(scope="session")
-def lab_reports(running_lab) -> dict[str, mailtls.Report]:
-    """name -> Report of a live ``assess`` of that lab host, all hosts scanned side by side."""
-
-    def timed(host: lab.LabHost) -> mailtls.Report:
-        started = time.monotonic()
-        report = mailtls.assess(host.target, ports=host.ports, open_relay=host.relay_test)
-        _TIMINGS[host.name] = time.monotonic() - started
-        return report
-
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        return dict(zip(lab.HOSTS, pool.map(timed, lab.HOSTS.values()), strict=True))
+def example_plugin(tmp_path_factory) -> Path:
+    """tests/plugin_dist (the example of docs/writing-rules.md), really installed with pip."""
+    return install_distribution(TESTS / "plugin_dist", tmp_path_factory.mktemp("plugin"))
 
 
-def pytest_terminal_summary(terminalreporter):
-    if _TIMINGS:
-        timings = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in _TIMINGS.items())
-        terminalreporter.write_line(f"mailtls.assess per lab host (4 side by side): {timings}")
+@pytest.fixture(scope="session")
+def hostile_plugin(tmp_path_factory) -> Path:
+    """tests/hostile/plugin_dist: a plugin that imports a built-in rule and reuses its id."""
+    return install_distribution(TESTS / "hostile" / "plugin_dist", tmp_path_factory.mktemp("hostile-plugin"))
+
+
+@pytest.fixture
+def fake_nmap(tmp_path, monkeypatch):
+    """``fake_nmap("hang_forking")`` makes ``nmap`` on PATH that shim; returns its log path."""
+
+    def install(shim: str) -> Path:
+        assert (SHIMS / f"{shim}.py").is_file(), shim
+        bindir = tmp_path / "bin"
+        bindir.mkdir(exist_ok=True)
+        wrapper = bindir / "nmap"
+        wrapper.write_text(f'#!/bin/sh\nexec {sys.executable} {SHIMS / shim}.py "$@"\n')
+        wrapper.chmod(0o755)
+        log = tmp_path / "shim.log"
+        monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
+        monkeypatch.setenv("MAILTLS_SHIM_LOG", str(log))
+        return log
+
+    return install

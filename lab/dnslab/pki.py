@@ -10,7 +10,6 @@ verification off.
 from __future__ import annotations
 
 import datetime as dt
-import os
 from pathlib import Path
 
 from cryptography import x509
@@ -18,15 +17,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-
-def _write_key(path: Path, key: rsa.RSAPrivateKey) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as out:
-        out.write(
-            key.private_bytes(
-                serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()
-            )
-        )
+from ..certs import write_key
 
 
 class LabCa:
@@ -81,5 +72,5 @@ class LabCa:
         crt.write_bytes(
             cert.public_bytes(serialization.Encoding.PEM) + self.certificate.public_bytes(serialization.Encoding.PEM)
         )
-        _write_key(key_path, key)
+        write_key(key_path, key)
         return crt, key_path, cert

@@ -1,10 +1,11 @@
-"""Beyond the port: a mail domain's transport security (MX, MTA-STS, TLS-RPT, DANE).
-
-``assess_domain`` gathers a ``DomainRecord`` (``model/domain.py``) from DNS, the MTA-STS
-policy server and an nmap scan of each MX host's port 25, and runs the domain rules
-(``rules/builtin/domain.py``, MT5xx) over it. See docs/domain.md.
+"""Beyond the port: what a mail domain publishes about its transport security (MX, MTA-STS,
+TLS-RPT, DANE), gathered from DNS and the MTA-STS policy server into the facts of a
+``DomainRecord`` (``model/domain.py``). Nothing here scans or judges: ``mailtls.assess_domain``
+(``_api/domains.py``) composes these facts with the scan of each MX host and the domain rules
+(``rules/builtin/domain.py``, MT5xx). See docs/domain.md.
 """
 
-from ._assess import assess_domain
+from ._dns import Lookups
+from .options import DomainOptions
 
-__all__ = ["assess_domain"]
+__all__ = ["DomainOptions", "Lookups"]

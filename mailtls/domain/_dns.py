@@ -1,7 +1,7 @@
 """DNS lookups for ``assess_domain``, through the caller's dnspython resolver only.
 
 Each lookup ends in one of three ways: records (possibly none: NXDOMAIN and NODATA are
-answers), or ``Unanswered`` with the reason (a time-out, SERVFAIL, no nameserver):
+answers), or ``Inconclusive`` with the reason (a time-out, SERVFAIL, no nameserver):
 not seen is not absent. The AD bit of each answer is kept, for DANE.
 """
 
@@ -18,8 +18,8 @@ import dns.rdatatype
 import dns.resolver
 
 
-class Unanswered(Exception):
-    """The lookup failed on the way: nothing can be concluded from it."""
+class Inconclusive(Exception):
+    """The lookup failed on the way: nothing can be concluded from it (its ``inconclusive``)."""
 
 
 @attrs.frozen
@@ -53,12 +53,12 @@ class Lookups:
             ad = bool(response is not None and response.flags & dns.flags.AD)
             return Answer(nxdomain=True, authenticated=ad)
         except dns.resolver.NoNameservers as exc:
-            raise Unanswered(f"{name} {rdtype}: no nameserver gave an answer (SERVFAIL or refused; a DNSSEC "
+            raise Inconclusive(f"{name} {rdtype}: no nameserver gave an answer (SERVFAIL or refused; a DNSSEC "
                              f"validation failure looks like this): {exc}") from None
         except dns.exception.Timeout:
-            raise Unanswered(f"{name} {rdtype}: the resolver did not answer in time") from None
+            raise Inconclusive(f"{name} {rdtype}: the resolver did not answer in time") from None
         except dns.exception.DNSException as exc:
-            raise Unanswered(f"{name} {rdtype}: {type(exc).__name__}: {exc}") from None
+            raise Inconclusive(f"{name} {rdtype}: {type(exc).__name__}: {exc}") from None
         records = tuple(answer.rrset) if answer.rrset is not None else ()
         return Answer(records=records, authenticated=bool(answer.response.flags & dns.flags.AD))
 

@@ -15,6 +15,8 @@ from functools import lru_cache
 
 from cryptography import x509
 
+from ..model.domain import Trust
+
 
 @lru_cache(maxsize=8)
 def load_store(ca_file: str | None) -> tuple[x509.Certificate, ...]:
@@ -30,23 +32,23 @@ def load_store(ca_file: str | None) -> tuple[x509.Certificate, ...]:
         return tuple(x509.load_pem_x509_certificates(handle.read()))
 
 
-def trust_of(pem: str, ca_file: str | os.PathLike[str] | None) -> str:
+def trust_of(pem: str, ca_file: str | os.PathLike[str] | None) -> Trust | None:
     if not pem:
-        return ""
+        return None
     try:
         leaf = x509.load_pem_x509_certificate(pem.encode())
     except ValueError:
-        return "unknown"
+        return Trust.UNKNOWN
     store = load_store(os.fspath(ca_file) if ca_file is not None else None)
     if leaf in store:
-        return "trusted"
+        return Trust.TRUSTED
     issuers = [ca for ca in store if ca.subject == leaf.issuer]
     for ca in issuers:
         try:
             leaf.verify_directly_issued_by(ca)
-            return "trusted"
+            return Trust.TRUSTED
         except Exception:  # noqa: BLE001, S112 - InvalidSignature, or a key type that cannot sign: try the next CA
             continue
     if issuers or leaf.issuer == leaf.subject:
-        return "untrusted"
-    return "unknown"
+        return Trust.UNTRUSTED
+    return Trust.UNKNOWN

@@ -7,7 +7,7 @@ resolved through the caller's resolver, never the system's, and the connection g
 to that address with the name as SNI and Host. What a sending server would also
 fail on (a redirect, an HTTP error, a certificate that does not verify, a bad policy)
 is the domain's ``error``; what may be our own network's doing (a time-out, a refused
-connection, an unanswered lookup) is ``inconclusive``.
+connection, a lookup without an answer) is ``inconclusive``.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ import time
 
 import httpx
 
-from ..model.domain import MtaSts, StsPolicy
-from ._dns import Lookups, Unanswered
+from ..model.domain import MtaSts, StsMode, StsPolicy
+from ._dns import Inconclusive, Lookups
 
 WELL_KNOWN = "/.well-known/mta-sts.txt"
 #: Policies are a few lines; RFC 8461 leaves the limit to the sender. 64 KiB is generous.
@@ -29,7 +29,7 @@ MAX_POLICY_BYTES = 64 * 1024
 #: RFC 8461 3.2: max_age is at most 31557600 (about a year).
 MAX_AGE_LIMIT = 31557600
 _ID = re.compile(r"^[A-Za-z0-9]{1,32}$")
-MODES = ("enforce", "testing", "none")
+MODES = tuple(mode.value for mode in StsMode)
 
 
 def parse_record(texts: list[str]) -> tuple[str | None, str, str]:
@@ -67,7 +67,8 @@ def parse_policy(text: str) -> tuple[StsPolicy, str]:
     mx = tuple(fields.get("mx", ()))
     raw_age = (fields.get("max_age") or [""])[0]
     max_age = int(raw_age) if raw_age.isdigit() and len(raw_age) <= 10 else None
-    policy = StsPolicy(version=version, mode=mode, mx=mx, max_age=max_age, text=text)
+    known = StsMode(mode) if mode in MODES else None
+    policy = StsPolicy(version=version, mode=known, mx=mx, max_age=max_age, text=text)
     if version != "STSv1":
         return policy, f"version is {version!r}, not STSv1"
     if mode not in MODES:
@@ -106,7 +107,7 @@ def fetch_policy(
     host = f"mta-sts.{domain}"
     try:
         addresses, exists = lookups.addresses(host)
-    except Unanswered as exc:
+    except Inconclusive as exc:
         return None, "", f"the policy host's address could not be looked up: {exc}"
     if not addresses:
         return None, f"{host} has no address record{'' if exists else ' (the name does not exist)'}", ""
@@ -161,7 +162,7 @@ def assess_mta_sts(
 ) -> MtaSts:
     try:
         texts = lookups.txt(f"_mta-sts.{domain}")
-    except Unanswered as exc:
+    except Inconclusive as exc:
         return MtaSts(inconclusive=f"the _mta-sts TXT record could not be looked up: {exc}")
     record, ident, error = parse_record(texts)
     if record is None or error:

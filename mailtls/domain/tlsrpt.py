@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..model.domain import TlsRpt
-from ._dns import Lookups, Unanswered
+from ._dns import Inconclusive, Lookups
 
 
 def parse_record(texts: list[str]) -> TlsRpt:
@@ -29,5 +29,5 @@ def parse_record(texts: list[str]) -> TlsRpt:
 def assess_tls_rpt(domain: str, lookups: Lookups) -> TlsRpt:
     try:
         return parse_record(lookups.txt(f"_smtp._tls.{domain}"))
-    except Unanswered as exc:
+    except Inconclusive as exc:
         return TlsRpt(inconclusive=f"the _smtp._tls TXT record could not be looked up: {exc}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import attrs
 
+from . import views
 from .findings import Finding, Severity
 from .report import Outcome, Report, TargetResult
 
@@ -68,10 +69,9 @@ class Diff:
         floor = Severity(severity)
         return tuple(f for f in (*self.new, *(c.new for c in self.changed)) if f.severity >= floor)
 
-    def _repr_html_(self) -> str:
-        from ..output.html import diff_fragment  # looked up only when a notebook asks
-
-        return diff_fragment(self)
+    def _repr_html_(self) -> str | None:
+        """The diff as the HTML report shows it, in a notebook (see ``views``)."""
+        return views.html(self)
 
 
 def _order(finding: Finding) -> tuple[int, str, int, str]:

@@ -9,9 +9,30 @@ judges it: not seen is not absent.
 
 from __future__ import annotations
 
+import enum
+
 import attrs
 
 from .records import Certificate
+
+
+class Trust(str, enum.Enum):
+    """How an MX certificate's issuer checked out against the trust store."""
+
+    #: Issued and signed by a trusted CA, or itself one.
+    TRUSTED = "trusted"
+    #: Self-signed, or its signature does not verify.
+    UNTRUSTED = "untrusted"
+    #: Issued by a CA that is not in the store, probably through an intermediate nmap does not show.
+    UNKNOWN = "unknown"
+
+
+class StsMode(str, enum.Enum):
+    """An MTA-STS policy's mode (RFC 8461 section 5)."""
+
+    ENFORCE = "enforce"
+    TESTING = "testing"
+    NONE = "none"
 
 
 @attrs.frozen
@@ -50,11 +71,8 @@ class MxHost:
     #: The address scanned (the first one), and what nmap's ``ssl-cert`` saw on port 25.
     scanned: str | None = None
     certificate: Certificate | None = None
-    #: How the certificate's issuer checked out against the trust store: "trusted"
-    #: (issued and signed by a trusted CA, or itself one), "untrusted" (self-signed, or
-    #: its signature does not verify), "unknown" (issued by a CA that is not in the
-    #: store, probably through an intermediate nmap does not show), or "" (no certificate).
-    trust: str = ""
+    #: How the certificate's issuer checked out against the trust store; None without a certificate.
+    trust: Trust | None = None
     dane: Dane = Dane()
     #: Why this MX could not be assessed (its name did not resolve, the scan failed...).
     inconclusive: str = ""
@@ -65,8 +83,8 @@ class StsPolicy:
     """An MTA-STS policy (RFC 8461 section 3.2) as fetched and parsed."""
 
     version: str = ""
-    #: "enforce", "testing" or "none".
-    mode: str = ""
+    #: None when the policy names no mode, or one RFC 8461 does not know (see ``text``).
+    mode: StsMode | None = None
     #: The mx patterns, e.g. ("mail.example.org", "*.example.net").
     mx: tuple[str, ...] = ()
     max_age: int | None = None

@@ -1,16 +1,22 @@
-"""Step 5 of the data flow: what a finding is, and how bad.
+"""Step 5 of the data flow: what a finding is, how bad, and the texts of the rule behind it.
 
-``Severity`` lives here, below the rules, so the model depends on nothing above it.
+``Severity`` and ``RuleTexts`` live here, below the rules, so the model depends on nothing
+above it.
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable
+import typing
+from collections.abc import Callable, Iterable
+from typing import Generic, TypeVar, overload
 
 import attrs
 
 from ..protocols import Protocol
+from . import views
+
+T = TypeVar("T")
 
 
 @enum.unique
@@ -57,15 +63,58 @@ def _rank_of(other: object) -> int:
 _RANK = {severity: rank for rank, severity in enumerate(Severity)}
 
 
+def _strings(value: Iterable[str]) -> tuple[str, ...]:
+    return tuple(value)
+
+
+@attrs.frozen
+class RuleTexts:
+    """A rule's prose, declared once with the rule (its docstring and declaration): the rule
+    holds it, and every finding of the rule points at it, so a report carries each text once.
+
+    ``remediation`` is the fix for every server. Fixes that depend on the server software a
+    port was identified as (``Service.product``) belong beside it, here."""
+
+    #: Stable and unique, e.g. "MT101": teams track and suppress findings by it.
+    id: str
+    title: str
+    #: The finding group, e.g. "Email without SSL/TLS Found".
+    group: str = ""
+    #: What to weigh before acting.
+    context: str = ""
+    #: What to do.
+    remediation: str = ""
+    #: CWE number, e.g. 319 for cleartext transmission of sensitive information.
+    cwe: int | None = None
+    #: Equivalent checks in other tools, e.g. ("Nessus 15855",).
+    references: tuple[str, ...] = attrs.field(default=(), converter=_strings)
+    #: What the rule finds and why it matters: its user documentation.
+    description: str = ""
+
+
+class _OfRule(Generic[T]):
+    """An attribute of a finding that is its rule's: ``finding.title`` reads ``finding.rule.title``."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, finding: None, owner: type) -> _OfRule[T]: ...
+    @overload
+    def __get__(self, finding: Finding, owner: type) -> T: ...
+    def __get__(self, finding: Finding | None, owner: type) -> T | _OfRule[T]:
+        return self if finding is None else typing.cast(T, getattr(finding.rule, self.name))
+
+
 @attrs.frozen
 class Finding:
-    """One rule's observation about one port (or host), with everything needed to act on it."""
+    """One rule's observation about one port (or host), with everything needed to act on it.
 
-    rule_id: str
-    title: str
+    The rule's texts are not copied: ``rule`` is the rule's own ``RuleTexts``, and
+    ``title``, ``context``, ``remediation``, ``cwe``, ``references`` and ``group`` read it."""
+
+    rule: RuleTexts
     severity: Severity
-    #: The finding group, e.g. "Email without SSL/TLS Found".
-    group: str
     #: The host's IP address.
     host: str
     #: The port the finding is about; None for a finding about the whole host.
@@ -73,17 +122,19 @@ class Finding:
     protocol: Protocol | None
     #: What was observed on this port, in one sentence.
     summary: str
-    #: What to weigh before acting.
-    context: str = ""
-    #: What to do.
-    remediation: str = ""
     evidence: tuple[str, ...] = ()
-    cwe: int | None = None
-    references: tuple[str, ...] = ()
     #: The DNS name the scan was asked for, if any.
     hostname: str | None = None
     #: The mail domain the finding belongs to, when it came from ``assess_domain``.
     domain: str | None = None
+
+    rule_id = _OfRule[str]("id")
+    title = _OfRule[str]("title")
+    group = _OfRule[str]("group")
+    context = _OfRule[str]("context")
+    remediation = _OfRule[str]("remediation")
+    cwe = _OfRule[int | None]("cwe")
+    references = _OfRule[tuple[str, ...]]("references")
 
     @property
     def location(self) -> str:
@@ -92,11 +143,9 @@ class Finding:
             where = f"[{where}]"
         return f"{where}:{self.port}" if self.port is not None else where
 
-    def _repr_html_(self) -> str:
-        """One finding as the HTML report shows it (for notebooks)."""
-        from ..output.html import finding_fragment  # looked up only when a notebook asks
-
-        return finding_fragment(self)
+    def _repr_html_(self) -> str | None:
+        """One finding as the HTML report shows it, in a notebook (see ``views``)."""
+        return views.html(self)
 
 
 @attrs.frozen

@@ -192,7 +192,8 @@ class PortRecord:
     number: int
     transport: str = "tcp"
     state: PortState = PortState.UNKNOWN
-    reason: str = ""
+    #: Why nmap gave the port its state, as nmap says it ("syn-ack", "conn-refused"...).
+    state_reason: str = ""
     service: Service = Service()
     protocol: Protocol = Protocol.OTHER
     tls_mode: TlsMode = TlsMode.NONE
@@ -223,6 +224,24 @@ class PortRecord:
         return next((s for s in self.scripts if s.id == script_id), None)
 
 
+class Facet(str, enum.Enum):
+    """A record of a port that nmap's scripts may or may not have given: what a port rule
+    declares it needs (``@rule(..., needs=[Facet.TLS])``). The engine calls the rule only on
+    ports where every record it needs is there, so the rule does not check for None."""
+
+    #: ``PortRecord.tls``: what ``ssl-enum-ciphers`` found.
+    TLS = "tls"
+    #: ``PortRecord.certificate``: what ``ssl-cert`` found.
+    CERTIFICATE = "certificate"
+    #: ``PortRecord.capabilities``: what the server advertised.
+    CAPABILITIES = "capabilities"
+
+    def of(self, port: PortRecord) -> TlsProfile | Certificate | Capabilities | None:
+        """This record of ``port``, None where nmap did not give it."""
+        record: TlsProfile | Certificate | Capabilities | None = getattr(port, self.value)
+        return record
+
+
 @attrs.frozen
 class HostRecord:
     """One scanned host: what a host-level rule receives."""
@@ -230,7 +249,8 @@ class HostRecord:
     address: str
     #: "up", "down", or "" when nmap said nothing.
     status: str = ""
-    reason: str = ""
+    #: Why nmap gave the host its status ("user-set", "no-response"...).
+    status_reason: str = ""
     #: The DNS name the scan was asked for (nmap's "user" hostname), if any.
     hostname: str | None = None
     ports: tuple[PortRecord, ...] = ()

@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from .._errors import MailTlsError
+from . import views
 from .domain import DomainRecord
-from .findings import FINDING_COLUMNS, Finding, Severity
+from .findings import Finding, Severity
 from .records import HostRecord, Problem, RunRecord
 
 if TYPE_CHECKING:
@@ -39,6 +39,16 @@ class Outcome(str, enum.Enum):
     TIMED_OUT = "timed-out"
     #: The scan of this target failed; ``reason`` says how.
     FAILED = "failed"
+
+    @property
+    def answered(self) -> bool:
+        """The target answered for its mail ports: assessed, or found down or without a mail
+        port open. The others (inconclusive, unresolved, timed out, failed) say nothing about
+        them: they are what the outputs list as not assessed, and the CLI exits 3 for."""
+        return self in _ANSWERED
+
+
+_ANSWERED = frozenset({Outcome.ASSESSED, Outcome.NO_MAIL_PORT, Outcome.DOWN})
 
 
 @attrs.frozen
@@ -64,7 +74,7 @@ def outcome_of(host: HostRecord) -> tuple[Outcome, str]:
     if host.timed_out:
         return Outcome.TIMED_OUT, "nmap gave up on the host (host timeout)"
     if host.status == "down":
-        return Outcome.DOWN, f"host is down ({host.reason or 'no reply'})"
+        return Outcome.DOWN, f"host is down ({host.status_reason or 'no reply'})"
     opened = host.open_ports
     if not opened:
         return Outcome.NO_MAIL_PORT, "none of the scanned ports is open"
@@ -100,14 +110,15 @@ class Report:
         return tuple(sorted((f for t in self.targets for f in t.findings), key=_finding_order))
 
     @functools.cached_property
-    def errors(self) -> tuple[Problem, ...]:
-        """Everything that failed while the rest went on: the report's own problems, then each target's."""
+    def all_problems(self) -> tuple[Problem, ...]:
+        """Everything that failed while the rest went on: the report's own ``problems``, then
+        each target's."""
         return (*self.problems, *(p for t in self.targets for p in t.problems))
 
     @property
     def complete(self) -> bool:
         """Every run finished and nothing failed."""
-        return all(r.complete for r in self.runs) and not self.errors
+        return all(r.complete for r in self.runs) and not self.all_problems
 
     def target(self, name: str) -> TargetResult:
         """The result for one target, by the name or address it was scanned as."""
@@ -125,30 +136,11 @@ class Report:
         return tuple(f for f in self.findings if f.rule_id == rule_id)
 
     def to_dataframe(self) -> pandas.DataFrame:
-        """The findings as a pandas DataFrame, one row per finding, worst first (for notebooks).
-
-        Needs the optional extra: ``pip install 'mailtls[pandas]'``. The columns are
-        ``FINDING_COLUMNS``'s, as in the CSV. Severity is an ordered categorical, so
-        ``df.sort_values("severity")`` and ``df[df.severity >= "medium"]`` work.
-        """
-        try:
-            import pandas
-        except ImportError:
-            raise MailTlsError("Report.to_dataframe needs pandas: pip install 'mailtls[pandas]'") from None
-        frame = pandas.DataFrame(
-            {column.name: [column.value(f) for f in self.findings] for column in FINDING_COLUMNS},
-            columns=[column.name for column in FINDING_COLUMNS],
-        )
-        order = [s.value for s in Severity]
-        frame["severity"] = pandas.Categorical(frame["severity"], categories=order, ordered=True)
-        frame["port"] = frame["port"].astype("Int64")
-        frame["cwe"] = frame["cwe"].astype("Int64")
+        """The findings as a pandas DataFrame, one row per finding, worst first (for notebooks):
+        ``mailtls.to_dataframe(report)``, which needs ``pip install 'mailtls[pandas]'``."""
+        frame: pandas.DataFrame = views.dataframe(self)
         return frame
 
-    def _repr_html_(self) -> str:
-        """The HTML report's summary, chart, matrix and findings, sized for a notebook."""
-        # The model does not depend on the outputs: the renderer is looked up only when a
-        # notebook asks for it (as pandas does for its own _repr_html_).
-        from ..output.html import report_fragment
-
-        return report_fragment(self)
+    def _repr_html_(self) -> str | None:
+        """The HTML report's summary, chart, matrix and findings, sized for a notebook (see ``views``)."""
+        return views.html(self)

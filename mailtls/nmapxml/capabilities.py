@@ -24,7 +24,7 @@ _IMAP_TAG = re.compile(r"A\d{4}$")
 
 
 @attrs.frozen
-class ExchangeFailed:
+class Inconclusive:
     """The capability script could not complete its exchange with the server."""
 
     reason: str
@@ -47,13 +47,13 @@ _FAILURE_PREFIXES = (
 
 def capabilities(
     script: str, raw: str, protocol: Protocol, *, before_tls: bool
-) -> Capabilities | ExchangeFailed:
+) -> Capabilities | Inconclusive:
     """What one capability script's output says the server offers, or why it says nothing."""
     text = raw.strip()
     if not text:
-        return ExchangeFailed(f"{script} printed nothing")
+        return Inconclusive(f"{script} printed nothing")
     if text.startswith(_FAILURE_PREFIXES):
-        return ExchangeFailed(f"{script}: {text.splitlines()[0][:200]}")
+        return Inconclusive(f"{script}: {text.splitlines()[0][:200]}")
     if protocol is Protocol.SMTP:
         return _smtp_capabilities(script, raw, before_tls)
     if protocol is Protocol.IMAP:
@@ -61,7 +61,7 @@ def capabilities(
     return _pop3_capabilities(script, raw, before_tls)
 
 
-def ehlo_capabilities(elem: etree._Element, raw: str, *, before_tls: bool) -> Capabilities | ExchangeFailed:
+def ehlo_capabilities(elem: etree._Element, raw: str, *, before_tls: bool) -> Capabilities | Inconclusive:
     """What ``mailtls-ehlo`` saw: its ``keywords`` lines, each one EHLO reply line after the
     first (RFC 5321 4.1.1.1: the first line is the domain and free text), or its ``error``.
 
@@ -71,10 +71,10 @@ def ehlo_capabilities(elem: etree._Element, raw: str, *, before_tls: bool) -> Ca
     fields = {child.get("key", ""): child for child in elem}
     error = fields.get("error")
     if error is not None:
-        return ExchangeFailed(f"mailtls-ehlo: {(error.text or '').strip()[:200]}")
+        return Inconclusive(f"mailtls-ehlo: {(error.text or '').strip()[:200]}")
     keywords = fields.get("keywords")
     if keywords is None or "greeting" not in fields:
-        return ExchangeFailed("mailtls-ehlo printed no EHLO reply")
+        return Inconclusive("mailtls-ehlo printed no EHLO reply")
     lines = [(line.text or "").strip() for line in keywords.iterchildren("elem")]
     greeting = (fields["greeting"].text or "").strip()
     return _smtp_keywords("mailtls-ehlo", (raw.strip() and raw) or ", ".join([greeting, *lines]), lines, before_tls)

@@ -13,6 +13,7 @@ from .._errors import OptionError
 from ..model.diff import Diff
 from ..model.report import Report
 from .csv import to_csv
+from .dataframe import to_dataframe
 from .html import to_html
 from .json import to_json
 from .jsonl import to_jsonl, write_jsonl
@@ -41,4 +42,7 @@ def render(report: Renderable, format: str) -> str:
     return function(report)
 
 
-__all__ = ["FORMATS", "render", "to_csv", "to_html", "to_json", "to_jsonl", "to_markdown", "to_sarif", "write_jsonl"]
+__all__ = [  # what mailtls re-exports, and FORMATS for the CLI
+    "FORMATS", "render", "to_csv", "to_dataframe", "to_html", "to_json", "to_jsonl", "to_markdown", "to_sarif",
+    "write_jsonl",
+]

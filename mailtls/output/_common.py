@@ -12,12 +12,7 @@ import attrs
 
 from ..model.diff import Diff
 from ..model.findings import Finding, Severity
-from ..model.report import Outcome, Report, TargetResult
-
-#: Outcomes that count as "could not be assessed" (CLI exit code 3): nothing can be said
-#: about the target's mail ports. A host that is down or has no mail port open was
-#: answered for; in a range, most addresses are one or the other.
-NOT_ASSESSED = frozenset({Outcome.INCONCLUSIVE, Outcome.UNRESOLVED, Outcome.TIMED_OUT, Outcome.FAILED})
+from ..model.report import Report, TargetResult
 
 #: The order of a diff's sections, and what each is called.
 CHANGES = ("new", "changed", "resolved", "unverified")

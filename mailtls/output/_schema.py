@@ -19,9 +19,9 @@ from typing import Any
 import attrs
 
 from ..model.diff import Change, Diff
-from ..model.findings import Finding
+from ..model.findings import Finding, RuleTexts
 from ..model.report import Report
-from .json import RULE_FIELDS, SCHEMA_VERSION
+from .json import SCHEMA_VERSION, TEXT_FIELDS
 
 
 def _type(hint: Any, defs: dict[str, Any]) -> dict[str, Any]:
@@ -69,22 +69,29 @@ def _define(cls: type, defs: dict[str, Any], *, optional: tuple[str, ...] = ()) 
     }
 
 
+def _define_finding(defs: dict[str, Any]) -> None:
+    """A finding as a document holds it: its own fields, its ``rule_id``, and those of its
+    rule's texts that differ from the catalogue's entry."""
+    _define(RuleTexts, defs)
+    _define(Finding, defs)
+    finding = defs["Finding"]
+    text_hints = typing.get_type_hints(RuleTexts)
+    properties = {name: value for name, value in finding["properties"].items() if name != "rule"}
+    finding["properties"] = {
+        "rule_id": {"type": "string"},
+        **properties,
+        **{name: _type(text_hints[name], defs) for name in TEXT_FIELDS},
+    }
+    finding["required"] = ["rule_id", *(name for name in finding["required"] if name != "rule")]
+
+
 def schema() -> dict[str, Any]:
     """The schema of a report document and of a diff document."""
     defs: dict[str, Any] = {}
-    # In a document, a finding's rule texts are in the catalogue unless they differ from it.
-    _define(Finding, defs, optional=RULE_FIELDS)
+    _define_finding(defs)
     _define(Report, defs)
     _define(Change, defs)
     _define(Diff, defs)
-    rule_hints = typing.get_type_hints(Finding)
-    defs["RuleTexts"] = {
-        "type": "object",
-        "description": "A rule's prose, once per document: findings point at it by rule_id.",
-        "properties": {name: _type(rule_hints[name], defs) for name in RULE_FIELDS},
-        "required": list(RULE_FIELDS),
-        "additionalProperties": False,
-    }
     common = {
         "schema": {"const": SCHEMA_VERSION},
         "rules": {"type": "object", "additionalProperties": {"$ref": "#/$defs/RuleTexts"}},

@@ -1,10 +1,11 @@
 """A report as one self-contained HTML file people want to open, and the same pieces for notebooks.
 
-The file fetches nothing: the style and the small filtering script are inline, the chart
-is inline SVG, and every text from a scan is escaped (a hostile server's banner is data,
-never markup). It shows the severity summary as a chart, a host x rule matrix, and each
-finding with its evidence, context and fix (the columns of ``FINDING_COLUMNS``), with
-filters by severity and host that work in the browser without a network.
+The file fetches nothing: the style and the small filtering script (``assets/``, shipped
+in the package) are inline, the chart is inline SVG, and every text from a scan is escaped
+(a hostile server's banner is data, never markup). It shows the severity summary as a
+chart, a host x rule matrix, and each finding with its evidence, context and fix (the
+columns of ``FINDING_COLUMNS``), with filters by severity and host that work in the
+browser without a network.
 
 ``report_fragment``, ``finding_fragment`` and ``diff_fragment`` are what ``Report``,
 ``Finding`` and ``Diff`` show in a notebook: the same markup without the script.
@@ -14,12 +15,14 @@ from __future__ import annotations
 
 import html
 from collections.abc import Iterable
+from importlib import resources
 
 from .._errors import SerializationError
+from ..model import views
 from ..model.diff import Diff
 from ..model.findings import FINDING_COLUMNS, Finding, Severity
 from ..model.report import Report
-from ._common import CHANGES, NOT_ASSESSED, by_host, diff_line, diff_rows, severity_counts, summary_line
+from ._common import CHANGES, by_host, diff_line, diff_rows, severity_counts, summary_line
 
 _COLOUR = {
     Severity.CRITICAL: "#7b1fa2",
@@ -31,68 +34,17 @@ _COLOUR = {
 #: A finding's line shows the compact columns; its details show the others.
 _DETAIL = tuple(c for c in FINDING_COLUMNS if not c.brief)
 
-_MONO = 'ui-monospace,"Liberation Mono",monospace'
-#: Every rule is scoped under .mailtls, so that in a notebook it styles nothing else.
-_RULES = [
-    '{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"Liberation Sans",sans-serif;'
-    "color:#1d232a;max-width:1200px}",
-    " h1{font-size:1.6em;margin:.2em 0}",
-    " h2{font-size:1.2em;margin:1.2em 0 .4em;border-bottom:1px solid #dde3ea}",
-    " .summary{font-size:1.05em;font-weight:600}",
-    " .sev{display:inline-block;min-width:4.6em;padding:0 .4em;border-radius:3px;color:#fff;"
-    "font-size:.85em;text-align:center;font-weight:600}",
-    *(f" .sev-{s.value}{{background:{c}}}" for s, c in _COLOUR.items()),
-    *(f" td.cell-{s.value}{{background:{c};color:#fff;text-align:center}}" for s, c in _COLOUR.items()),
-    " table{border-collapse:collapse;margin:.4em 0}",
-    " th, .mailtls td{border:1px solid #dde3ea;padding:.25em .5em;vertical-align:top;text-align:left}",
-    " th{background:#f3f6f9}",
-    " .matrix td{min-width:2.2em}",
-    " .matrix th.rule{writing-mode:vertical-rl;transform:rotate(180deg);font-weight:500}",
-    " details.finding{border:1px solid #dde3ea;border-left:5px solid #999;border-radius:4px;"
-    "margin:.35em 0;padding:.3em .6em;background:#fff}",
-    *(f" details.finding[data-severity={s.value}]{{border-left-color:{c}}}" for s, c in _COLOUR.items()),
-    " details.finding summary{cursor:pointer}",
-    f" .where{{font-family:{_MONO};font-size:.9em;color:#44515e}}",
-    " dl{display:grid;grid-template-columns:max-content 1fr;gap:.2em .8em;margin:.5em 0}",
-    " dt{font-weight:600;color:#44515e}",
-    " dd{margin:0}",
-    f" ul.evidence{{margin:0;padding-left:1.1em;font-family:{_MONO};font-size:.85em;word-break:break-all}}",
-    " .filters{background:#f3f6f9;padding:.5em .8em;border-radius:4px;position:sticky;top:0;z-index:1}",
-    " .filters label{margin-right:.8em}",
-    " .muted{color:#6b7785}",
-    " .change{font-weight:600;text-transform:uppercase;font-size:.8em;margin-right:.4em}",
-    " [hidden]{display:none!important}",
-]
-_CSS = "\n".join(f".mailtls{rule}" for rule in _RULES)
-
-_SCRIPT = """
-(function () {
-  var root = document.querySelector('.mailtls');
-  var boxes = root.querySelectorAll('input[data-severity]');
-  var host = root.querySelector('select[name=host]');
-  function apply() {
-    var wanted = {};
-    boxes.forEach(function (b) { wanted[b.dataset.severity] = b.checked; });
-    var shown = 0;
-    root.querySelectorAll('details.finding').forEach(function (f) {
-      var visible = wanted[f.dataset.severity] && (!host.value || f.dataset.host === host.value);
-      f.hidden = !visible;
-      if (visible) { shown += 1; }
-    });
-    root.querySelectorAll('section.host').forEach(function (s) {
-      s.hidden = (host.value && s.dataset.host !== host.value) ||
-        (s.querySelector('details.finding') !== null && s.querySelector('details.finding:not([hidden])') === null);
-    });
-    root.querySelectorAll('tr[data-host]').forEach(function (r) {
-      r.hidden = Boolean(host.value) && r.dataset.host !== host.value;
-    });
-    root.querySelector('#shown').textContent = String(shown);
-  }
-  boxes.forEach(function (b) { b.addEventListener('change', apply); });
-  host.addEventListener('change', apply);
-  apply();
-})();
-"""
+_ASSETS = resources.files(__package__).joinpath("assets")
+#: The style (every rule scoped under .mailtls, so that in a notebook it styles nothing else)
+#: and the severities' colours, which the chart is drawn with too.
+_CSS = _ASSETS.joinpath("report.css").read_text(encoding="utf-8") + "".join(
+    f".mailtls .sev-{s.value}{{background:{c}}}\n"
+    f".mailtls td.cell-{s.value}{{background:{c};color:#fff;text-align:center}}\n"
+    f".mailtls details.finding[data-severity={s.value}]{{border-left-color:{c}}}\n"
+    for s, c in _COLOUR.items()
+)
+#: The filters by severity and host, run in the browser (the notebook views have none).
+_SCRIPT = _ASSETS.joinpath("report.js").read_text(encoding="utf-8")
 
 
 def _e(text: object) -> str:
@@ -201,14 +153,14 @@ def _host_options(report: Report) -> list[tuple[str, str]]:
 
 
 def _problems(report: Report) -> str:
-    failed = [t for t in report.targets if t.outcome in NOT_ASSESSED]
-    if not failed and not report.errors:
+    failed = [t for t in report.targets if not t.outcome.answered]
+    if not failed and not report.all_problems:
         return ""
     items = [f"<li><b>{_e(t.target)}</b>: {_e(t.outcome.value)}: {_e(t.reason)}</li>" for t in failed]
     items += [
         f"<li>{_e(p.stage.value)}{' ' + _e(p.address) if p.address else ''}"
         f"{':' + _e(p.port) if p.port else ''}: {_e(p.message)}</li>"
-        for p in report.errors
+        for p in report.all_problems
     ]
     return f'<section id="problems"><h2>Not assessed, and errors</h2><ul>{"".join(items)}</ul></section>'
 
@@ -317,3 +269,9 @@ def finding_fragment(finding: Finding) -> str:
 def diff_fragment(diff: Diff) -> str:
     """What a ``Diff`` shows in a notebook."""
     return _fragment(_diff_body(diff, filters=False))
+
+
+# What a Report, a Finding and a Diff show in a notebook (their _repr_html_, model/views.py).
+views.html.register(Report, report_fragment)
+views.html.register(Finding, finding_fragment)
+views.html.register(Diff, diff_fragment)

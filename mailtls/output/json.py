@@ -1,12 +1,14 @@
 """Step 6 of the data flow: a report as JSON and back, through one configured cattrs converter.
 
-The document carries each rule's prose once: ``rules`` maps a rule id to its title,
-group, context, remediation, CWE and references, and each finding keeps only what is
-its own (severity, where, what was observed) and points at its rule by ``rule_id``.
-``from_json`` puts the texts back, so ``from_json(to_json(report)) == report``. A
-finding whose texts differ from its rule's entry (made by hand, or by a plugin that
-changed) keeps the differing ones inline. The shape is described by the JSON Schema
-shipped beside this module (``schema_path()``).
+The document carries each rule's texts once: ``rules`` maps a rule id to its ``RuleTexts``,
+and each finding keeps only what is its own (severity, where, what was observed) and
+points at its rule by ``rule_id``. ``from_json`` puts the texts back, so
+``from_json(to_json(report)) == report``. A finding whose texts differ from its rule's
+entry (made by hand, or by a plugin that changed) keeps the differing ones inline. The
+shape is described by the JSON Schema shipped beside this module (``schema_path()``).
+
+Documents of schema 3 are read too (``_from_schema_3``): their catalogue had no rule
+descriptions, and their host and port records named nmap's state reason ``reason``.
 """
 
 from __future__ import annotations
@@ -22,15 +24,21 @@ from cattrs.preconf.json import make_converter as _make_json_converter
 
 from .._errors import SerializationError
 from ..model.diff import Diff
-from ..model.findings import Finding
+from ..model.domain import StsMode
+from ..model.findings import RuleTexts
 from ..model.report import Report
 
 #: Bumped when the JSON shape changes in a way older readers cannot follow.
 #: 3: rule texts moved from every finding to the document's ``rules`` catalogue.
-SCHEMA_VERSION = 3
+#: 4: the catalogue holds each rule's whole ``RuleTexts`` (its description too); nmap's
+#:    state reason of a host or port is ``status_reason``/``state_reason``; a domain's
+#:    MX trust and MTA-STS mode are enums.
+SCHEMA_VERSION = 4
+#: The versions ``from_json`` reads.
+READABLE_VERSIONS = (3, 4)
 
-#: A finding's fields that come from its rule's declaration, stored once per document.
-RULE_FIELDS = ("title", "group", "context", "remediation", "cwe", "references")
+#: A rule's texts that a finding may carry inline, where they differ from its rule's entry.
+TEXT_FIELDS = tuple(field.name for field in attrs.fields(RuleTexts) if field.name != "id")
 
 
 def make_converter() -> JsonConverter:
@@ -47,38 +55,40 @@ def schema_path() -> Any:
     return resources.files(__package__).joinpath("report.schema.json")
 
 
-def _unstructured_default(name: str) -> Any:
-    default = attrs.fields_dict(Finding)[name].default
+def _compact(finding: dict[str, Any], rules: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """A finding's own fields and its ``rule_id``; its rule's texts go to the catalogue."""
+    own = dict(finding)
+    texts = own.pop("rule")
+    entry = rules.setdefault(texts["id"], texts)
+    # The converter leaves default texts out: compare them as the full RuleTexts.
+    inline = {key: texts.get(key, _TEXT_DEFAULTS[key]) for key in TEXT_FIELDS}
+    written = {key: entry.get(key, _TEXT_DEFAULTS[key]) for key in TEXT_FIELDS}
+    return {"rule_id": texts["id"], **own, **{key: v for key, v in inline.items() if v != written[key]}}
+
+
+def _default(name: str) -> Any:
+    default = attrs.fields_dict(RuleTexts)[name].default
     return list(default) if isinstance(default, tuple) else default
 
 
-#: What a rule field is when the converter leaves it out (it omits defaults).
-_DEFAULTS = {name: _unstructured_default(name) for name in RULE_FIELDS}
-
-
-def _compact(finding: dict[str, Any], rules: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    texts = {key: finding.get(key, _DEFAULTS[key]) for key in RULE_FIELDS}
-    entry = rules.setdefault(finding["rule_id"], texts)
-    own = {key: value for key, value in finding.items() if key not in RULE_FIELDS}
-    own.update({key: texts[key] for key in RULE_FIELDS if texts[key] != entry[key]})
-    return own
+_TEXT_DEFAULTS = {name: _default(name) for name in TEXT_FIELDS}
 
 
 def _expand(finding: Any, rules: dict[str, Any]) -> Any:
-    if not isinstance(finding, dict) or (not all(key in finding for key in RULE_FIELDS) and "rule_id" not in finding):
+    """A finding as the converter reads it: its rule's entry, with any inline texts over it."""
+    if not isinstance(finding, dict) or not isinstance(finding.get("rule_id"), str):
         return finding  # malformed: cattrs will say what is wrong
-    missing = [key for key in RULE_FIELDS if key not in finding]
-    if not missing:
-        return finding
-    entry = rules.get(finding["rule_id"]) if isinstance(finding["rule_id"], str) else None
-    if not isinstance(entry, dict) or any(key not in entry for key in missing):
+    entry = rules.get(finding["rule_id"])
+    if not isinstance(entry, dict):
         raise SerializationError(f"finding of rule {finding['rule_id']!r} points at no complete entry in 'rules'")
-    return {**finding, **{key: entry[key] for key in missing}}
+    own = {key: value for key, value in finding.items() if key != "rule_id" and key not in TEXT_FIELDS}
+    inline = {key: value for key, value in finding.items() if key in TEXT_FIELDS}
+    return {**own, "rule": {**entry, **inline}}
 
 
 def to_json(report: Report | Diff, *, indent: int | None = 2) -> str:
     """A report (or a diff of two) as one JSON document:
-    ``{"schema": 3, "rules": {...}, "report": {...}}`` (``"diff"`` for a diff)."""
+    ``{"schema": 4, "rules": {...}, "report": {...}}`` (``"diff"`` for a diff)."""
     rules: dict[str, dict[str, Any]] = {}
     if isinstance(report, Report):
         body = _converter.unstructure(report)
@@ -106,14 +116,18 @@ def from_json(text: str | bytes) -> Report:
         document = json.loads(text)
     except (ValueError, TypeError) as exc:
         raise SerializationError(f"not JSON: {exc}") from None
-    if isinstance(document, dict) and document.get("schema") == SCHEMA_VERSION and "diff" in document:
+    version = document.get("schema") if isinstance(document, dict) else None
+    if version in READABLE_VERSIONS and "diff" in document:
         raise SerializationError("this document is a diff of two reports, not a report")
-    if not isinstance(document, dict) or document.get("schema") != SCHEMA_VERSION or "report" not in document:
-        raise SerializationError(f"not a mailtls report document (expected schema {SCHEMA_VERSION})")
+    if version not in READABLE_VERSIONS or "report" not in document:
+        expected = " or ".join(str(v) for v in READABLE_VERSIONS)
+        raise SerializationError(f"not a mailtls report document (expected schema {expected})")
     rules = document.get("rules", {})
     body = document["report"]
     if not isinstance(rules, dict):
         raise SerializationError("not a valid mailtls report: 'rules' must be an object")
+    if version == 3:
+        rules, body = _from_schema_3(rules, body)
     if isinstance(body, dict) and isinstance(body.get("targets"), list):
         body = {
             **body,
@@ -129,3 +143,36 @@ def from_json(text: str | bytes) -> Report:
     except (cattrs.BaseValidationError, ValueError, TypeError, KeyError) as exc:
         detail = "; ".join(cattrs.transform_error(exc)) if isinstance(exc, cattrs.BaseValidationError) else str(exc)
         raise SerializationError(f"not a valid mailtls report: {detail}") from None
+
+
+def _from_schema_3(rules: dict[str, Any], body: Any) -> tuple[dict[str, Any], Any]:
+    """A schema 3 document in schema 4's shape: each catalogue entry gains its id (schema 3 had
+    no descriptions: they stay empty), nmap's reason of a host and of a port its own name, and
+    a mail domain's MX trust and MTA-STS mode leave out the values their enums do not know."""
+    entries = {key: {**entry, "id": key} if isinstance(entry, dict) else entry for key, entry in rules.items()}
+    for target in _items(body, "targets"):
+        host = target.get("host")
+        if isinstance(host, dict):
+            _rename(host, "reason", "status_reason")
+            for port in _items(host, "ports"):
+                _rename(port, "reason", "state_reason")
+        domain = target.get("domain")
+        if isinstance(domain, dict):
+            for mx in _items(domain, "mx"):
+                if mx.get("trust") == "":
+                    del mx["trust"]
+            sts = domain.get("mta_sts")
+            policy = sts.get("policy") if isinstance(sts, dict) else None
+            if isinstance(policy, dict) and policy.get("mode") not in [m.value for m in StsMode]:
+                policy.pop("mode", None)
+    return entries, body
+
+
+def _items(parent: Any, key: str) -> list[dict[str, Any]]:
+    found = parent.get(key) if isinstance(parent, dict) else None
+    return [item for item in found if isinstance(item, dict)] if isinstance(found, list) else []
+
+
+def _rename(record: dict[str, Any], old: str, new: str) -> None:
+    if old in record:
+        record[new] = record.pop(old)

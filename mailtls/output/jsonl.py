@@ -2,7 +2,7 @@
 target's results arrive (``write_jsonl`` takes ``iter_assess``'s results as they come).
 
 Each finding line is self-contained: ``{"type": "finding", "target": ..., "outcome": ...,
-<every Finding field>}``. A target that could not be assessed (failed, timed out,
+<every column of FINDING_COLUMNS>}``. A target that could not be assessed (failed, timed out,
 inconclusive, unresolved) gets a ``{"type": "target", ...}`` line instead of silence, so
 that a pipeline can tell "no findings" from "not looked at". A diff gives one line per
 changed finding with ``"change"``.
@@ -14,25 +14,23 @@ import json
 from collections.abc import Iterable
 from typing import IO, Any
 
-import attrs
-
 from .._errors import SerializationError
 from ..model.diff import Diff
-from ..model.findings import Finding
+from ..model.findings import FINDING_COLUMNS, Finding
 from ..model.report import Report, TargetResult
-from ._common import NOT_ASSESSED, diff_rows
+from ._common import diff_rows
 from .json import make_converter
 
 _converter = make_converter()
 
 
 def _finding(finding: Finding) -> dict[str, Any]:
-    # Every field, defaults included (the converter leaves them out): a line stands alone.
-    data: dict[str, Any] = _converter.unstructure(finding)
-    for field in attrs.fields(Finding):
-        if field.name not in data:
-            data[field.name] = list(field.default) if isinstance(field.default, tuple) else field.default
-    return data
+    # Every column, empty ones included: a line stands alone.
+    return {column.name: _plain(column.value(finding)) for column in FINDING_COLUMNS}
+
+
+def _plain(value: object) -> object:
+    return list(value) if isinstance(value, tuple) else value
 
 
 def result_lines(result: TargetResult) -> list[dict[str, Any]]:
@@ -41,7 +39,7 @@ def result_lines(result: TargetResult) -> list[dict[str, Any]]:
         {"type": "finding", "target": result.target, "outcome": result.outcome.value, **_finding(f)}
         for f in result.findings
     ]
-    if result.outcome in NOT_ASSESSED:
+    if not result.outcome.answered:
         lines.append(
             {
                 "type": "target",

@@ -8,7 +8,7 @@ from .._errors import SerializationError
 from ..model.diff import Diff
 from ..model.findings import FINDING_COLUMNS, Finding
 from ..model.report import Report
-from ._common import CHANGES, NOT_ASSESSED, by_host, diff_line, diff_rows, merge_ports, summary_line
+from ._common import CHANGES, by_host, diff_line, diff_rows, merge_ports, summary_line
 
 _HOST_KEYS = {"host", "hostname", "port"}
 #: The compact columns, less those a per-host table already says (host) or merges (port).
@@ -48,11 +48,11 @@ def to_markdown(report: Report | Diff) -> str:
             continue
         rows = [[m.ports_text, *_values(m.finding)] for m in merge_ports(findings)]
         lines += [*_table(["Ports", *(c.title for c in _COLUMNS)], rows), ""]
-    failed = [t for t in report.targets if t.outcome in NOT_ASSESSED]
-    if failed or report.errors:
+    failed = [t for t in report.targets if not t.outcome.answered]
+    if failed or report.all_problems:
         lines += ["## Not assessed and errors", ""]
         lines += [f"- **{t.target}**: {t.outcome.value}: {_cell(t.reason)}" for t in failed]
-        for problem in report.errors:
+        for problem in report.all_problems:
             where = f" {problem.address}" if problem.address else ""
             where += f":{problem.port}" if problem.port else ""
             lines.append(f"- {problem.stage.value}{where}: {_cell(problem.message)}")

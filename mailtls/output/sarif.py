@@ -1,7 +1,8 @@
 """Step 6 of the data flow, for security pipelines: a report as SARIF 2.1.0.
 
-One run per report, however many targets: the rules that ran are the tool's ``rules``
-(with their documentation, CWE and cross-references), each finding is a ``result`` whose
+One run per report, however many targets: the rules of its findings are the tool's
+``rules`` (their ``RuleTexts``: documentation, CWE and cross-references, read from the
+findings themselves, so no registry is needed), each finding is a ``result`` whose
 location is the service's URI (``imap://127.0.0.11:143``). ``security-severity`` is the
 property GitHub code scanning and similar tools rank by.
 
@@ -15,10 +16,10 @@ from __future__ import annotations
 import json
 
 from .._errors import SerializationError
+from .._version import __version__
 from ..model.diff import Diff
-from ..model.findings import Finding, Severity
+from ..model.findings import Finding, RuleTexts, Severity
 from ..model.report import Report
-from ..rules.registry import Registry
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 
@@ -46,36 +47,38 @@ def _uri(finding: Finding) -> str:
     return f"{scheme}://{host}:{finding.port}" if finding.port is not None else f"{scheme}://{host}"
 
 
-def to_sarif(report: Report | Diff, *, registry: Registry | None = None, indent: int | None = 2) -> str:
-    """The report (or a diff of two) as a SARIF 2.1.0 log (a JSON string).
+def _descriptor(texts: RuleTexts, severity: Severity) -> dict[str, object]:
+    tags = ["security"] + ([f"external/cwe/cwe-{texts.cwe}"] if texts.cwe else [])
+    return {
+        "id": texts.id,
+        "name": texts.title,
+        "shortDescription": {"text": texts.title},
+        "fullDescription": {"text": texts.description or texts.title},
+        "help": {"text": " ".join(t for t in (texts.context, texts.remediation) if t) or texts.title},
+        "defaultConfiguration": {"level": _LEVEL[severity]},
+        "properties": {
+            "tags": tags,
+            "security-severity": _SECURITY_SEVERITY[severity],
+            "group": texts.group,
+            "references": list(texts.references),
+        },
+    }
 
-    ``registry`` (default ``Registry.default()``) supplies the rule descriptions; pass
-    the one the report was made with if it was not the default."""
+
+def _findings(report: Report | Diff) -> tuple[Finding, ...]:
+    if isinstance(report, Report):
+        return report.findings
+    return (*report.new, *(c.new for c in report.changed), *report.resolved, *report.unverified)
+
+
+def to_sarif(report: Report | Diff, *, indent: int | None = 2) -> str:
+    """The report (or a diff of two) as a SARIF 2.1.0 log (a JSON string)."""
     if not isinstance(report, (Report, Diff)):
         raise SerializationError(f"to_sarif takes a mailtls.Report or Diff, got {type(report).__name__}")
-    from .. import __version__
-
-    rules = registry if registry is not None else Registry.default()
-    descriptors = []
-    for item in sorted(rules, key=lambda r: r.id):
-        spec = item.spec
-        tags = ["security"] + ([f"external/cwe/cwe-{spec.cwe}"] if spec.cwe else [])
-        descriptors.append(
-            {
-                "id": spec.id,
-                "name": spec.title,
-                "shortDescription": {"text": spec.title},
-                "fullDescription": {"text": spec.description or spec.title},
-                "help": {"text": " ".join(t for t in (spec.context, spec.remediation) if t) or spec.title},
-                "defaultConfiguration": {"level": _LEVEL[rules.severity_of(spec.id)]},
-                "properties": {
-                    "tags": tags,
-                    "security-severity": _SECURITY_SEVERITY[rules.severity_of(spec.id)],
-                    "group": spec.group,
-                    "references": list(spec.references),
-                },
-            }
-        )
+    rules: dict[str, Finding] = {}
+    for finding in _findings(report):
+        rules.setdefault(finding.rule_id, finding)
+    descriptors = [_descriptor(f.rule, f.severity) for _, f in sorted(rules.items())]
     index = {d["id"]: i for i, d in enumerate(descriptors)}
 
     def result(finding: Finding, baseline: str | None = None) -> dict[str, object]:
@@ -99,7 +102,7 @@ def to_sarif(report: Report | Diff, *, registry: Registry | None = None, indent:
     if isinstance(report, Report):
         results = [result(f) for f in report.findings]
         notifications = [
-            {"level": "error", "message": {"text": f"{p.stage.value}: {p.message}"}} for p in report.errors
+            {"level": "error", "message": {"text": f"{p.stage.value}: {p.message}"}} for p in report.all_problems
         ]
         invocation = {
             "executionSuccessful": report.complete,

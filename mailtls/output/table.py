@@ -12,7 +12,7 @@ from rich.text import Text
 from ..model.diff import Diff
 from ..model.findings import FINDING_COLUMNS, Finding, Severity
 from ..model.report import Report
-from ._common import CHANGES, NOT_ASSESSED, by_host, diff_line, diff_rows, merge_ports, severity_counts, summary_line
+from ._common import CHANGES, by_host, diff_line, diff_rows, merge_ports, severity_counts, summary_line
 
 STYLE = {
     Severity.CRITICAL: "bold white on red",
@@ -68,14 +68,14 @@ def print_report(report: Report, console: Console) -> None:
             heading.append_text(_severities(findings))
         else:
             reason = f": {result.reason}" if result.reason else ""
-            style = "red" if result.outcome in NOT_ASSESSED else "dim"
+            style = "red" if not result.outcome.answered else "dim"
             heading.append(f"  no findings ({result.outcome.value}{reason})", style=style)
         console.print()
         console.print(heading)
         if findings:
             console.print(_table([(m.ports_text, m.finding) for m in merge_ports(findings)]))
     _fixes(report.findings, console)
-    for problem in report.errors:
+    for problem in report.all_problems:
         where = f" {problem.address}" if problem.address else ""
         where += f":{problem.port}" if problem.port else ""
         console.print(Text.assemble(("error", "red"), f" ({problem.stage.value}){where}: {problem.message}"))

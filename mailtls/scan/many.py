@@ -16,43 +16,24 @@ from __future__ import annotations
 
 import concurrent.futures
 import math
-import os
 import queue
 import threading
 from collections.abc import Iterator, Sequence
 
-from .._errors import OptionError
 from ..model.records import Problem, RunRecord, Stage
 from ..model.report import Outcome
+from .options import ScanOptions
 from .plan import Batch, BatchResult, Scanned, scan_batch
 from .targets import Target
 
 #: Hosts per nmap run, at most. nmap starts every host of a run together (see runner.py),
 #: so this is plenty for its parallelism, and few enough that one host that stalls nmap
 #: holds up only its own batch: nmap's ssl-cert takes certificates under one global lock
-#: per process, and a silent host keeps it for minutes (measured on the fleet, lab/fleet.py).
+#: per process, and a silent host keeps it for minutes (measured on the fleet, lab/fleet/).
 MAX_BATCH = 64
-#: nmap runs at once, at most.
-MAX_CONCURRENCY = 64
-
-
-def default_concurrency() -> int:
-    return max(1, min(8, os.cpu_count() or 1))
-
-
-def check_concurrency(concurrency: object) -> int:
-    if concurrency is None:
-        return default_concurrency()
-    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or not 1 <= concurrency <= MAX_CONCURRENCY:
-        raise OptionError(f"concurrency must be a whole number from 1 to {MAX_CONCURRENCY}, got {concurrency!r}")
-    return concurrency
-
-
-def batches(
-    targets: Sequence[Target], ports: tuple[int, ...], *, timeout: float, open_relay: bool, concurrency: int
-) -> list[Batch]:
+def batches(targets: Sequence[Target], options: ScanOptions) -> list[Batch]:
     """The targets cut into batches: IPv4 and names apart from IPv6 (nmap runs one family
-    at a time), and enough batches to keep ``concurrency`` runs busy."""
+    at a time), and enough batches to keep ``options.concurrency`` runs busy."""
     batches: list[Batch] = []
     for family in (
         [t for t in targets if not t.is_ipv6],
@@ -60,9 +41,9 @@ def batches(
     ):
         if not family:
             continue
-        size = min(MAX_BATCH, max(1, math.ceil(len(family) / concurrency)))
+        size = min(MAX_BATCH, max(1, math.ceil(len(family) / options.concurrency)))
         for start in range(0, len(family), size):
-            batches.append(Batch(tuple(family[start : start + size]), ports, timeout, open_relay))
+            batches.append(Batch(tuple(family[start : start + size]), options))
     return batches
 
 

@@ -33,22 +33,18 @@ import attrs
 from ..model.records import HostRecord, PortRecord, Problem, RunRecord, Stage
 from ..model.report import Outcome
 from ..protocols import PORT_PROTOCOL
+from .options import ScanOptions
 from .runner import GRACE, NmapJob, NmapRun
 from .targets import Target
-
-#: Seconds nmap may spend on one host when the caller does not say.
-DEFAULT_TIMEOUT = 600.0
 
 
 @attrs.frozen
 class Batch:
-    """Hosts that share one nmap run per pass."""
+    """Hosts that share one nmap run per pass, and how they are scanned (the timeout is for
+    each host, both passes together)."""
 
     targets: tuple[Target, ...]
-    ports: tuple[int, ...]
-    #: Seconds for each host, both passes together.
-    timeout: float = DEFAULT_TIMEOUT
-    open_relay: bool = False
+    options: ScanOptions
 
 
 @attrs.frozen
@@ -73,7 +69,7 @@ class BatchResult:
 
 def scan_batch(batch: Batch, on_scanned: Callable[[Scanned], None] | None = None) -> BatchResult:
     """Scan one batch in (at most) two passes; ``on_scanned`` hears of each target as it is done."""
-    deadline = time.monotonic() + batch.timeout + GRACE
+    deadline = time.monotonic() + batch.options.timeout + GRACE
     done: list[Scanned] = []
 
     def finish(item: Scanned) -> None:
@@ -81,10 +77,7 @@ def scan_batch(batch: Batch, on_scanned: Callable[[Scanned], None] | None = None
         if on_scanned is not None:
             on_scanned(item)
 
-    first = NmapRun(
-        NmapJob(batch.targets, batch.ports, batch.timeout, service_detection=False, open_relay=batch.open_relay),
-        deadline=deadline,
-    )
+    first = NmapRun(NmapJob(batch.targets, batch.options), deadline=deadline)
     matcher = _Matcher(batch.targets)
     pending: dict[Target, tuple[HostRecord, tuple[Problem, ...], tuple[int, ...]]] = {}
     for host, problems in first:
@@ -114,10 +107,8 @@ def scan_batch(batch: Batch, on_scanned: Callable[[Scanned], None] | None = None
                 finish(Scanned(target, unidentified, (*kept, late)))
             return BatchResult(tuple(done), tuple(runs), tuple(run_problems))
         wanted = tuple(sorted({p for (_, _, ports) in pending.values() for p in ports}))
-        second = NmapRun(
-            NmapJob(tuple(pending), wanted, remaining, service_detection=True, open_relay=batch.open_relay),
-            deadline=deadline,
-        )
+        again = attrs.evolve(batch.options, ports=wanted, timeout=remaining)
+        second = NmapRun(NmapJob(tuple(pending), again, service_detection=True), deadline=deadline)
         matcher = _Matcher(tuple(pending))
         for detailed, more in second:
             target = matcher.claim(detailed)

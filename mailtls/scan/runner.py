@@ -42,6 +42,7 @@ from ..model.records import Problem, RunRecord, Stage
 from ..nmapxml.reader import HostRead, ScanReader
 from ..nse import script_path
 from ..protocols import OPEN_RELAY_SCRIPT, PACKAGED_SCRIPTS, SCRIPTS
+from .options import ScanOptions
 from .targets import Target
 
 INSTALL_HINT = "install it with `apt-get install nmap` (Debian/Ubuntu) or from https://nmap.org/download"
@@ -56,14 +57,12 @@ MAX_STDERR_PROBLEMS = 50
 
 @attrs.frozen
 class NmapJob:
-    """One nmap run: which hosts and ports, which scripts, how long."""
+    """One nmap run: which hosts, and the options it runs with (ports, the seconds nmap may
+    spend on each host as its --host-timeout, the opt-in relay test)."""
 
     targets: tuple[Target, ...]
-    ports: tuple[int, ...]
-    #: Seconds nmap may spend on each host (its --host-timeout).
-    timeout: float
+    options: ScanOptions
     service_detection: bool = False
-    open_relay: bool = False
 
     @property
     def ipv6(self) -> bool:
@@ -80,7 +79,7 @@ def nmap_arguments(job: NmapJob) -> list[str]:
         # Identifies the protocol on non-standard ports, which nmap's TLS and capability
         # scripts then use too. It costs seconds per port (see plan.py).
         arguments.append("-sV")
-    scripts = SCRIPTS + ((OPEN_RELAY_SCRIPT,) if job.open_relay else ())
+    scripts = SCRIPTS + ((OPEN_RELAY_SCRIPT,) if job.options.open_relay else ())
     arguments += ["--script", ",".join(script_path(n) if n in PACKAGED_SCRIPTS else n for n in scripts)]
     if job.ipv6:
         arguments.append("-6")
@@ -88,8 +87,8 @@ def nmap_arguments(job: NmapJob) -> list[str]:
     # when the slowest host does: that is what makes the deadline below hold.
     arguments += ["--min-hostgroup", str(max(1, len(job.targets)))]
     # nmap's own limit, so a slow host ends with well-formed XML that says it timed out.
-    arguments += ["--host-timeout", f"{max(1, int(job.timeout))}s"]
-    arguments += ["-p", port_spec(job.ports)]
+    arguments += ["--host-timeout", f"{max(1, int(job.options.timeout))}s"]
+    arguments += ["-p", port_spec(job.options.ports)]
     return arguments
 
 
@@ -97,7 +96,7 @@ def naive_command(targets: Sequence[Target], ports: Sequence[int], *, open_relay
     """The one-pass ``nmap -sV`` a user would write by hand: every script, service detection
     on every port, targets on the command line. What the recorded lab scans and the
     benchmarks compare mailtls's two passes against; mailtls never runs it."""
-    job = NmapJob(tuple(targets), tuple(ports), 600, service_detection=True, open_relay=open_relay)
+    job = NmapJob(tuple(targets), ScanOptions(ports=ports, open_relay=open_relay), service_detection=True)
     return ["nmap", "-oX", "-", *nmap_arguments(job), *(t.value for t in targets)]
 
 
@@ -202,7 +201,7 @@ class NmapRun:
             self.problems.append(
                 Problem(
                     stage=Stage.SCAN,
-                    message=f"nmap was still running at its deadline ({self.job.timeout:g} s per host, "
+                    message=f"nmap was still running at its deadline ({self.job.options.timeout:g} s per host, "
                     f"plus {GRACE:g} s) and was stopped with every process it started; "
                     "the hosts it had finished are kept",
                 )

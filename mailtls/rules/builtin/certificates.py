@@ -11,8 +11,8 @@ import re
 from collections.abc import Iterator
 
 from ...model.findings import Severity
-from ...model.records import Certificate, PortRecord
-from ..registry import Observation, rule
+from ...model.records import Certificate, Facet, PortRecord
+from ..declare import Observation, rule
 from ._common import GREENBONE
 
 GROUP = "Certificate problems"
@@ -31,76 +31,58 @@ def _when(port: PortRecord) -> dt.datetime:
     return port.scanned_at or dt.datetime.now(dt.timezone.utc)
 
 
-@rule(
-    id="MT301",
-    title="Certificate expired or not yet valid",
-    severity=Severity.MEDIUM,
-    group=GROUP,
-    cwe=298,
-    references=("Nessus 15901", "Nessus 42980", f"{GREENBONE}103955", f"{GREENBONE}103956"),
-    context=_CONTEXT,
-    remediation="Install a current certificate and automate its renewal (e.g. ACME), then reload the server.",
-)
-def certificate_out_of_date(port: PortRecord) -> Iterator[Observation]:
-    """At the time of the scan, the certificate's validity period had ended (or not yet begun)."""
-    cert = port.certificate
-    if cert is None:
-        return
-    now = _when(port)
-    if cert.not_after is not None and cert.not_after < now:
+@rule("MT301", "Certificate expired or not yet valid", Severity.MEDIUM, needs=[Facet.CERTIFICATE], cwe=298,
+      references=("Nessus 15901", "Nessus 42980", f"{GREENBONE}103955", f"{GREENBONE}103956"), context=_CONTEXT)
+def certificate_out_of_date(port: PortRecord, certificate: Certificate) -> Iterator[Observation]:
+    """At the time of the scan, the certificate's validity period had ended (or not yet begun).
+
+    Fix:
+        Install a current certificate and automate its renewal (e.g. ACME), then reload the server.
+    """
+    now, start, end = _when(port), certificate.not_before, certificate.not_after
+    if end is not None and end < now:
         yield Observation(
-            summary=f"certificate on port {port.number} expired on {cert.not_after:%Y-%m-%d}",
-            evidence=(f"notAfter {cert.not_after.isoformat()}", f"scanned {now.isoformat()}"),
+            summary=f"certificate on port {port.number} expired on {end:%Y-%m-%d}",
+            evidence=(f"notAfter {end.isoformat()}", f"scanned {now.isoformat()}"),
         )
-    elif cert.not_before is not None and cert.not_before > now:
+    elif start is not None and start > now:
         yield Observation(
-            summary=f"certificate on port {port.number} is not valid before {cert.not_before:%Y-%m-%d}",
-            evidence=(f"notBefore {cert.not_before.isoformat()}", f"scanned {now.isoformat()}"),
+            summary=f"certificate on port {port.number} is not valid before {start:%Y-%m-%d}",
+            evidence=(f"notBefore {start.isoformat()}", f"scanned {now.isoformat()}"),
         )
 
 
-@rule(
-    id="MT302",
-    title="Self-signed certificate",
-    severity=Severity.MEDIUM,
-    group=GROUP,
-    cwe=295,
-    references=("Nessus 57582", "Nessus 51192"),
-    context=_CONTEXT,
-    remediation=(
-        "Use a certificate issued by a public CA (or, for internal-only clients, by your own CA that they trust)."
-    ),
-)
-def self_signed(port: PortRecord) -> Iterator[Observation]:
-    """The certificate's issuer is its own subject: no authority vouches for it, so a client
-    cannot tell it from one an attacker made."""
-    cert = port.certificate
-    if cert is not None and cert.self_issued:
+@rule("MT302", "Self-signed certificate", Severity.MEDIUM, needs=[Facet.CERTIFICATE], cwe=295,
+      references=("Nessus 57582", "Nessus 51192"), context=_CONTEXT)
+def self_signed(port: PortRecord, certificate: Certificate) -> Iterator[Observation]:
+    """The certificate's issuer is its own subject: no authority vouches for it, so a client cannot
+    tell it from one an attacker made.
+
+    Fix:
+        Use a certificate issued by a public CA (or, for internal-only clients, by your own CA that
+        they trust).
+    """
+    if certificate.self_issued:
         yield Observation(
-            summary=f"certificate on port {port.number} is self-signed ({cert.common_name or 'no CN'})",
-            evidence=(f"subject = issuer = {'/'.join(f'{a.key}={a.value}' for a in cert.subject)}",),
+            summary=f"certificate on port {port.number} is self-signed ({certificate.common_name or 'no CN'})",
+            evidence=(f"subject = issuer = {'/'.join(f'{a.key}={a.value}' for a in certificate.subject)}",),
         )
 
 
-@rule(
-    id="MT303",
-    title="Weak certificate key",
-    severity=Severity.MEDIUM,
-    group=GROUP,
-    cwe=326,
-    references=("Nessus 69551", f"{GREENBONE}150710"),
-    context=_CONTEXT,
-    remediation="Issue a new certificate with an RSA key of at least 2048 bits or an ECDSA P-256 (or larger) key.",
-)
-def weak_certificate_key(port: PortRecord) -> Iterator[Observation]:
-    """The certificate's public key is too short: RSA or DSA below 2048 bits, or EC below 224."""
-    cert = port.certificate
-    if cert is None or cert.key_bits is None:
-        return
-    floor = MIN_EC_BITS if cert.key_type.lower() in ("ec", "ecdsa") else MIN_RSA_BITS
-    if cert.key_type.lower() in ("rsa", "dsa", "ec", "ecdsa") and cert.key_bits < floor:
+@rule("MT303", "Weak certificate key", Severity.MEDIUM, needs=[Facet.CERTIFICATE], cwe=326,
+      references=("Nessus 69551", f"{GREENBONE}150710"), context=_CONTEXT)
+def weak_certificate_key(port: PortRecord, certificate: Certificate) -> Iterator[Observation]:
+    """The certificate's public key is too short: RSA or DSA below 2048 bits, or EC below 224.
+
+    Fix:
+        Issue a new certificate with an RSA key of at least 2048 bits or an ECDSA P-256 (or larger)
+        key.
+    """
+    bits, kind = certificate.key_bits, certificate.key_type
+    floor = MIN_EC_BITS if kind.lower() in ("ec", "ecdsa") else MIN_RSA_BITS
+    if bits is not None and kind.lower() in ("rsa", "dsa", "ec", "ecdsa") and bits < floor:
         yield Observation(
-            summary=f"certificate on port {port.number} has a {cert.key_bits}-bit {cert.key_type.upper()} key",
+            summary=f"certificate on port {port.number} has a {bits}-bit {kind.upper()} key",
             evidence=(f"minimum: {floor} bits",),
         )
 
@@ -108,23 +90,18 @@ def weak_certificate_key(port: PortRecord) -> Iterator[Observation]:
 _WEAK_HASH = re.compile(r"md2|md4|md5|sha1(?!\d)|sha-1", re.IGNORECASE)
 
 
-@rule(
-    id="MT304",
-    title="Certificate signed with a weak hash",
-    severity=Severity.MEDIUM,
-    group=GROUP,
-    cwe=327,
-    references=("Nessus 35291", f"{GREENBONE}105880"),
-    context=_CONTEXT,
-    remediation="Reissue the certificate signed with SHA-256 or stronger.",
-)
-def weak_signature(port: PortRecord) -> Iterator[Observation]:
-    """The certificate is signed with MD5 or SHA-1, for which practical collisions exist, so a
-    forged certificate with the same signature can be made."""
-    cert = port.certificate
-    if cert is not None and _WEAK_HASH.search(cert.signature_algorithm):
+@rule("MT304", "Certificate signed with a weak hash", Severity.MEDIUM, needs=[Facet.CERTIFICATE], cwe=327,
+      references=("Nessus 35291", f"{GREENBONE}105880"), context=_CONTEXT)
+def weak_signature(port: PortRecord, certificate: Certificate) -> Iterator[Observation]:
+    """The certificate is signed with MD5 or SHA-1, for which practical collisions exist, so a forged
+    certificate with the same signature can be made.
+
+    Fix:
+        Reissue the certificate signed with SHA-256 or stronger.
+    """
+    if _WEAK_HASH.search(certificate.signature_algorithm):
         yield Observation(
-            summary=f"certificate on port {port.number} is signed with {cert.signature_algorithm}",
+            summary=f"certificate on port {port.number} is signed with {certificate.signature_algorithm}",
         )
 
 
@@ -145,25 +122,20 @@ def matches(pattern: str, hostname: str) -> bool:
     return pattern == hostname
 
 
-@rule(
-    id="MT305",
-    title="Certificate does not match the host name",
-    severity=Severity.MEDIUM,
-    group=GROUP,
-    cwe=297,
-    references=("Nessus 45411", "Nessus 45410"),
-    context=_CONTEXT + " Checked only when the scan was given a host name, not an address.",
-    remediation=(
-        "Issue a certificate whose Subject Alternative Names include the name clients use to reach this server."
-    ),
-)
-def hostname_mismatch(port: PortRecord) -> Iterator[Observation]:
-    """The scan was asked for a host name, and the certificate on this port is for other names:
-    a client that checks (as it should) will refuse the connection or warn."""
-    cert = port.certificate
-    if cert is None or not port.hostname:
+@rule("MT305", "Certificate does not match the host name", Severity.MEDIUM, needs=[Facet.CERTIFICATE], cwe=297,
+      references=("Nessus 45411", "Nessus 45410"),
+      context=_CONTEXT + " Checked only when the scan was given a host name, not an address.")
+def hostname_mismatch(port: PortRecord, certificate: Certificate) -> Iterator[Observation]:
+    """The scan was asked for a host name, and the certificate on this port is for other names: a
+    client that checks (as it should) will refuse the connection or warn.
+
+    Fix:
+        Issue a certificate whose Subject Alternative Names include the name clients use to reach
+        this server.
+    """
+    if not port.hostname:
         return
-    names = names_of(cert)
+    names = names_of(certificate)
     if not any(matches(name, port.hostname) for name in names):
         yield Observation(
             summary=f"certificate on port {port.number} is not for {port.hostname}",
@@ -171,24 +143,20 @@ def hostname_mismatch(port: PortRecord) -> Iterator[Observation]:
         )
 
 
-@rule(
-    id="MT306",
-    title="Certificate expires within 30 days",
-    severity=Severity.LOW,
-    group=GROUP,
-    cwe=298,
-    references=("Nessus 42981", f"{GREENBONE}103957"),
-    context="Nothing is broken yet; this is the warning before MT301.",
-    remediation="Renew the certificate now, and automate renewal so it does not come this close again.",
-)
-def expires_soon(port: PortRecord) -> Iterator[Observation]:
-    """At the time of the scan, the certificate was valid but had fewer than 30 days left."""
-    cert = port.certificate
-    if cert is None or cert.not_after is None:
-        return
-    now = _when(port)
-    if now <= cert.not_after < now + EXPIRY_WARNING:
+@rule("MT306", "Certificate expires within 30 days", Severity.LOW, needs=[Facet.CERTIFICATE], cwe=298,
+      references=("Nessus 42981", f"{GREENBONE}103957"))
+def expires_soon(port: PortRecord, certificate: Certificate) -> Iterator[Observation]:
+    """At the time of the scan, the certificate was valid but had fewer than 30 days left.
+
+    Context:
+        Nothing is broken yet; this is the warning before MT301.
+
+    Fix:
+        Renew the certificate now, and automate renewal so it does not come this close again.
+    """
+    now, end = _when(port), certificate.not_after
+    if end is not None and now <= end < now + EXPIRY_WARNING:
         yield Observation(
-            summary=f"certificate on port {port.number} expires on {cert.not_after:%Y-%m-%d}",
-            evidence=(f"{(cert.not_after - now).days} days left at the time of the scan",),
+            summary=f"certificate on port {port.number} expires on {end:%Y-%m-%d}",
+            evidence=(f"{(end - now).days} days left at the time of the scan",),
         )

@@ -7,11 +7,10 @@ from collections.abc import Iterator
 from ...model.findings import Severity
 from ...model.records import HostRecord, PortRecord, TlsMode
 from ...protocols import IMPLICIT_TLS_PORT, MAIL_PROTOCOLS, STANDARD_PORTS, Protocol
-from ..registry import Observation, rule
+from ..declare import Observation, rule
 from ._common import GREENBONE, is_submission
 
 GROUP = "Mail port layout"
-
 
 
 def _implicit(host: HostRecord) -> dict[Protocol, list[PortRecord]]:
@@ -29,24 +28,19 @@ def _client_facing(port: PortRecord) -> bool:
     return port.protocol in (Protocol.POP3, Protocol.IMAP) or (port.protocol is Protocol.SMTP and is_submission(port))
 
 
-@rule(
-    id="MT120",
-    title="STARTTLS is the only way to reach the service with TLS",
-    severity=Severity.INFO,
-    group=GROUP,
-    cwe=757,
-    applies_to=HostRecord,
-    context=(
-        "STARTTLS starts in plaintext, and a client that does not insist on the upgrade can be "
-        "talked out of it by anyone on the path (STARTTLS stripping). RFC 8314 therefore prefers "
-        "implicit TLS for mail clients. Port 25 is not concerned: server-to-server mail has only "
-        "STARTTLS."
-    ),
-    remediation="Also offer implicit TLS (IMAPS 993, POP3S 995, submissions 465) and move clients to it.",
-)
+@rule("MT120", "STARTTLS is the only way to reach the service with TLS", Severity.INFO, cwe=757)
 def starttls_only(host: HostRecord) -> Iterator[Observation]:
-    """A client-facing mail service (POP3, IMAP or submission) offers TLS only through STARTTLS,
-    and the host has no implicit-TLS port for the same protocol."""
+    """A client-facing mail service (POP3, IMAP or submission) offers TLS only through STARTTLS, and
+    the host has no implicit-TLS port for the same protocol.
+
+    Context:
+        STARTTLS starts in plaintext, and a client that does not insist on the upgrade can be talked
+        out of it by anyone on the path (STARTTLS stripping). RFC 8314 therefore prefers implicit
+        TLS for mail clients. Port 25 is not concerned: server-to-server mail has only STARTTLS.
+
+    Fix:
+        Also offer implicit TLS (IMAPS 993, POP3S 995, submissions 465) and move clients to it.
+    """
     implicit = _implicit(host)
     for port in host.assessable_ports:
         if port.tls_mode is TlsMode.STARTTLS and _client_facing(port) and not implicit.get(port.protocol):
@@ -57,25 +51,20 @@ def starttls_only(host: HostRecord) -> Iterator[Observation]:
             )
 
 
-@rule(
-    id="MT121",
-    title="Plaintext port still open beside its TLS port",
-    severity=Severity.LOW,
-    group=GROUP,
-    cwe=319,
-    applies_to=HostRecord,
-    context=(
-        "The host already serves this protocol over implicit TLS, so the plaintext port is only "
-        "needed by clients that have not moved. Even with STARTTLS required there, every open port "
-        "is more to maintain and one more place where a configuration slip exposes passwords."
-    ),
-    remediation=(
-        "Move the remaining clients to the TLS port (995 for POP3, 993 for IMAP), then close the plaintext one."
-    ),
-)
+@rule("MT121", "Plaintext port still open beside its TLS port", Severity.LOW, cwe=319)
 def plaintext_beside_tls(host: HostRecord) -> Iterator[Observation]:
     """POP3 or IMAP is open on a plaintext or STARTTLS port while the same host serves the same
-    protocol with implicit TLS (110 beside 995, 143 beside 993)."""
+    protocol with implicit TLS (110 beside 995, 143 beside 993).
+
+    Context:
+        The host already serves this protocol over implicit TLS, so the plaintext port is only
+        needed by clients that have not moved. Even with STARTTLS required there, every open port is
+        more to maintain and one more place where a configuration slip exposes passwords.
+
+    Fix:
+        Move the remaining clients to the TLS port (995 for POP3, 993 for IMAP), then close the
+        plaintext one.
+    """
     implicit = _implicit(host)
     for port in host.assessable_ports:
         if port.protocol not in (Protocol.POP3, Protocol.IMAP) or port.tls_mode is TlsMode.IMPLICIT:
@@ -89,25 +78,20 @@ def plaintext_beside_tls(host: HostRecord) -> Iterator[Observation]:
             )
 
 
-@rule(
-    id="MT403",
-    protocols=MAIL_PROTOCOLS,
-    title="Mail service on a non-standard port",
-    severity=Severity.LOW,
-    group=GROUP,
-    context=(
-        "A mail service away from its usual port is easy to forget in firewall rules, "
-        "inventories and scans that only look at the usual ones; it often turns out to be a "
-        "test instance or a workaround nobody remembers, configured less carefully."
-    ),
-    remediation=(
-        "Confirm the service is meant to be reachable; close it or give it the same TLS settings as the standard ports."
-    ),
-    references=("Nessus 18391", f"{GREENBONE}18391"),
-)
+@rule("MT403", "Mail service on a non-standard port", Severity.LOW, protocols=MAIL_PROTOCOLS,
+      references=("Nessus 18391", f"{GREENBONE}18391"))
 def nonstandard_port(port: PortRecord) -> Iterator[Observation]:
-    """nmap's service detection found POP3, IMAP or SMTP on a port that protocol does not
-    normally use."""
+    """nmap's service detection found POP3, IMAP or SMTP on a port that protocol does not normally use.
+
+    Context:
+        A mail service away from its usual port is easy to forget in firewall rules, inventories and
+        scans that only look at the usual ones; it often turns out to be a test instance or a
+        workaround nobody remembers, configured less carefully.
+
+    Fix:
+        Confirm the service is meant to be reachable; close it or give it the same TLS settings as
+        the standard ports.
+    """
     expected = STANDARD_PORTS.get(port.protocol)
     if expected is not None and port.number not in expected and port.service.method == "probed":
         yield Observation(

@@ -7,8 +7,8 @@ import re
 from collections.abc import Iterator
 
 from ...model.findings import Severity
-from ...model.records import PortRecord
-from ..registry import Observation, rule
+from ...model.records import Facet, PortRecord, TlsProfile
+from ..declare import Observation, rule
 from ._common import GREENBONE
 
 GROUP = "Weak TLS"
@@ -26,55 +26,43 @@ _CONTEXT = (
 )
 
 
-@rule(
-    id="MT201",
-    title="Legacy SSL/TLS version accepted",
-    severity=Severity.MEDIUM,
-    group=GROUP,
-    cwe=327,
-    references=("Nessus 20007", "Nessus 104743", "Nessus 157288", f"{GREENBONE}111012", f"{GREENBONE}117274"),
-    context=_CONTEXT,
-    remediation=(
-        "Accept TLS 1.2 and 1.3 only (Dovecot: ssl_min_protocol = TLSv1.2; Postfix: "
-        "smtpd_tls_protocols = >=TLSv1.2 and smtpd_tls_mandatory_protocols = >=TLSv1.2)."
-    ),
-)
-def legacy_protocol(port: PortRecord) -> Iterator[Observation]:
-    """The server completes handshakes with SSLv2, SSLv3, TLS 1.0 or TLS 1.1. All four are
-    deprecated (RFC 6176, RFC 7568, RFC 8996) and have known attacks. nmap's letter grade does
-    not mark these versions down, so this rule reads the protocol tables themselves."""
-    if port.tls is None:
-        return
-    legacy = [v.name for v in port.tls.versions if v.name in LEGACY_VERSIONS]
+@rule("MT201", "Legacy SSL/TLS version accepted", Severity.MEDIUM, needs=[Facet.TLS], cwe=327,
+      references=("Nessus 20007", "Nessus 104743", "Nessus 157288", f"{GREENBONE}111012", f"{GREENBONE}117274"),
+      context=_CONTEXT)
+def legacy_protocol(port: PortRecord, tls: TlsProfile) -> Iterator[Observation]:
+    """The server completes handshakes with SSLv2, SSLv3, TLS 1.0 or TLS 1.1. All four are deprecated
+    (RFC 6176, RFC 7568, RFC 8996) and have known attacks. nmap's letter grade does not mark these
+    versions down, so this rule reads the protocol tables themselves.
+
+    Fix:
+        Accept TLS 1.2 and 1.3 only (Dovecot: ssl_min_protocol = TLSv1.2; Postfix:
+        smtpd_tls_protocols = >=TLSv1.2 and smtpd_tls_mandatory_protocols = >=TLSv1.2).
+    """
+    legacy = [v.name for v in tls.versions if v.name in LEGACY_VERSIONS]
     if legacy:
         yield Observation(
             summary=f"port {port.number} accepts {', '.join(legacy)}",
-            evidence=(f"versions offered: {', '.join(port.tls.version_names)}",),
+            evidence=(f"versions offered: {', '.join(tls.version_names)}",),
         )
 
 
-@rule(
-    id="MT202",
-    title="Weak cipher suites (nmap grade C or worse)",
-    severity=Severity.MEDIUM,
-    group=GROUP,
-    cwe=326,
-    references=("Nessus 42873", "Nessus 26928", "Nessus 65821", f"{GREENBONE}103440", f"{GREENBONE}902816"),
-    context=_CONTEXT,
-    remediation=(
-        "Offer only AEAD suites with forward secrecy (ECDHE or DHE with AES-GCM or ChaCha20-"
-        "Poly1305) and remove 3DES, RC4, CBC-SHA1 and plain-RSA key exchange where clients allow."
-    ),
-)
-def weak_cipher_grade(port: PortRecord) -> Iterator[Observation]:
-    """nmap grades the weakest cipher suite the server accepts as C or worse: a 64-bit block
-    cipher, RC4, a short key exchange or a broken certificate signature is on offer."""
-    if port.tls is None or port.tls.least_strength not in WEAK_GRADES:
+@rule("MT202", "Weak cipher suites (nmap grade C or worse)", Severity.MEDIUM, needs=[Facet.TLS], cwe=326,
+      references=("Nessus 42873", "Nessus 26928", "Nessus 65821", f"{GREENBONE}103440", f"{GREENBONE}902816"),
+      context=_CONTEXT)
+def weak_cipher_grade(port: PortRecord, tls: TlsProfile) -> Iterator[Observation]:
+    """nmap grades the weakest cipher suite the server accepts as C or worse: a 64-bit block cipher,
+    RC4, a short key exchange or a broken certificate signature is on offer.
+
+    Fix:
+        Offer only AEAD suites with forward secrecy (ECDHE or DHE with AES-GCM or ChaCha20-Poly1305)
+        and remove 3DES, RC4, CBC-SHA1 and plain-RSA key exchange where clients allow.
+    """
+    if tls.least_strength not in WEAK_GRADES:
         return
-    weak = sorted({c.name for v in port.tls.versions for c in v.ciphers if c.strength in WEAK_GRADES})
-    warnings = sorted({w for v in port.tls.versions for w in v.warnings})
+    weak = sorted({c.name for v in tls.versions for c in v.ciphers if c.strength in WEAK_GRADES})
+    warnings = sorted({w for v in tls.versions for w in v.warnings})
     yield Observation(
-        summary=f"port {port.number}: weakest accepted suite is graded {port.tls.least_strength}",
+        summary=f"port {port.number}: weakest accepted suite is graded {tls.least_strength}",
         evidence=tuple([*(f"suite: {n}" for n in weak[:10]), *(f"nmap: {w}" for w in warnings)]),
     )
 
@@ -82,37 +70,23 @@ def weak_cipher_grade(port: PortRecord) -> Iterator[Observation]:
 _UNSAFE = re.compile(r"_anon_|_NULL_|WITH_NULL|EXPORT", re.IGNORECASE)
 
 
-@rule(
-    id="MT203",
-    title="Anonymous, NULL or export cipher suites accepted",
-    severity=Severity.HIGH,
-    group=GROUP,
-    cwe=327,
-    references=(
-        "Nessus 31705",
-        "Nessus 66848",
-        "Nessus 81606",
-        "Nessus 83738",
-        f"{GREENBONE}108147",
-        f"{GREENBONE}108022",
-        f"{GREENBONE}805142",
-        f"{GREENBONE}805188",
-    ),
-    context=(
-        "These suites are broken by design: anonymous ones authenticate nobody, so any "
-        "man-in-the-middle is accepted; NULL ones encrypt nothing; export ones use keys short "
-        "enough to break in hours. A client that ends up with one gets no real protection."
-    ),
-    remediation=(
-        "Remove aNULL, eNULL and EXPORT suites from the server's cipher list (e.g. append :!aNULL:!eNULL:!EXPORT)."
-    ),
-)
-def unsafe_suites(port: PortRecord) -> Iterator[Observation]:
-    """The server accepts cipher suites without authentication (anon), without encryption (NULL)
-    or with export-grade keys."""
-    if port.tls is None:
-        return
-    unsafe = sorted({f"{v.name} {c.name}" for v in port.tls.versions for c in v.ciphers if _UNSAFE.search(c.name)})
+@rule("MT203", "Anonymous, NULL or export cipher suites accepted", Severity.HIGH, needs=[Facet.TLS], cwe=327,
+      references=("Nessus 31705", "Nessus 66848", "Nessus 81606", "Nessus 83738", f"{GREENBONE}108147",
+                  f"{GREENBONE}108022", f"{GREENBONE}805142", f"{GREENBONE}805188"))
+def unsafe_suites(port: PortRecord, tls: TlsProfile) -> Iterator[Observation]:
+    """The server accepts cipher suites without authentication (anon), without encryption (NULL) or
+    with export-grade keys.
+
+    Context:
+        These suites are broken by design: anonymous ones authenticate nobody, so any
+        man-in-the-middle is accepted; NULL ones encrypt nothing; export ones use keys short enough
+        to break in hours. A client that ends up with one gets no real protection.
+
+    Fix:
+        Remove aNULL, eNULL and EXPORT suites from the server's cipher list (e.g. append
+        :!aNULL:!eNULL:!EXPORT).
+    """
+    unsafe = sorted({f"{v.name} {c.name}" for v in tls.versions for c in v.ciphers if _UNSAFE.search(c.name)})
     if unsafe:
         yield Observation(
             summary=f"port {port.number} accepts {len(unsafe)} anonymous/NULL/export suite(s)",
@@ -140,26 +114,18 @@ def kex_bits(kex_info: str) -> tuple[str, int] | None:
     return ("ec", int(digits.group(1))) if digits else None
 
 
-@rule(
-    id="MT204",
-    title="Weak key exchange",
-    severity=Severity.MEDIUM,
-    group=GROUP,
-    cwe=326,
-    references=("Nessus 83875", f"{GREENBONE}106223"),
-    context=_CONTEXT,
-    remediation=(
-        "Use Diffie-Hellman groups of at least 2048 bits (or drop DHE for ECDHE) and curves of at "
-        "least 224 bits (X25519, P-256 or better)."
-    ),
-)
-def weak_key_exchange(port: PortRecord) -> Iterator[Observation]:
-    """The server's ephemeral key exchange uses a Diffie-Hellman group below 2048 bits or an
-    elliptic curve below 224 bits, within reach of a well-funded attacker (Logjam)."""
-    if port.tls is None:
-        return
+@rule("MT204", "Weak key exchange", Severity.MEDIUM, needs=[Facet.TLS], cwe=326,
+      references=("Nessus 83875", f"{GREENBONE}106223"), context=_CONTEXT)
+def weak_key_exchange(port: PortRecord, tls: TlsProfile) -> Iterator[Observation]:
+    """The server's ephemeral key exchange uses a Diffie-Hellman group below 2048 bits or an elliptic
+    curve below 224 bits, within reach of a well-funded attacker (Logjam).
+
+    Fix:
+        Use Diffie-Hellman groups of at least 2048 bits (or drop DHE for ECDHE) and curves of at
+        least 224 bits (X25519, P-256 or better).
+    """
     weak = set()
-    for version in port.tls.versions:
+    for version in tls.versions:
         for cipher in version.ciphers:
             parsed = kex_bits(cipher.kex_info)
             if parsed and parsed[1] < (MIN_DH_BITS if parsed[0] == "dh" else MIN_EC_BITS):
