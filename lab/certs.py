@@ -27,6 +27,11 @@ PROFILES = {
     "weak": (1024, hashes.SHA1, dt.datetime(2019, 1, 1), dt.datetime(2020, 1, 1)),
     "expiring": (2048, hashes.SHA256, None, dt.timedelta(days=10)),
 }
+#: Issued by the lab's own CA (written as ``ca.crt``; no client trusts it unless told to):
+#: sound like "good", but not self-signed, so a scanner has one certificate defect fewer
+#: to see. Names every lab host and localhost, like "good".
+SIGNED = "signed"
+_YEAR = dt.timedelta(days=365)
 
 DOMAIN = "lab.mailtls.test"
 
@@ -55,8 +60,9 @@ def _resign_with_sha1(cert: x509.Certificate, key: rsa.RSAPrivateKey) -> x509.Ce
 def make_certificates(directory: Path, names: list[str]) -> dict[str, tuple[Path, Path]]:
     """Write ``<profile>.crt`` / ``<profile>.key`` (PEM) for each profile into ``directory``.
 
-    Returns profile -> (certificate path, key path). The certificates are self-signed and
-    name every lab host (``<host>.lab.mailtls.test``) so that only the chosen defect shows.
+    Returns profile -> (certificate path, key path). The PROFILES certificates are
+    self-signed; SIGNED's is issued by the lab CA (``ca.crt``, also returned, as "ca").
+    All name every lab host (``<host>.lab.mailtls.test``) so that only the chosen defect shows.
     """
     directory.mkdir(parents=True, exist_ok=True)
     now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
@@ -67,37 +73,69 @@ def make_certificates(directory: Path, names: list[str]) -> dict[str, tuple[Path
             not_after = now + not_after
         names = alt_names + ([x509.DNSName("localhost")] if profile == "good" else [])
         key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
-        name = x509.Name(
-            [
-                x509.NameAttribute(NameOID.COMMON_NAME, f"{profile}.{DOMAIN}"),
-                x509.NameAttribute(NameOID.ORGANIZATION_NAME, "mailtls lab"),
-            ]
-        )
+        name = _name(profile)
         cert = (
-            x509.CertificateBuilder()
-            .subject_name(name)
-            .issuer_name(name)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(not_before or now - dt.timedelta(days=1))
-            .not_valid_after(not_after or now + dt.timedelta(days=365))
+            _builder(name, name, key, not_before or now - dt.timedelta(days=1), not_after or now + _YEAR)
             .add_extension(x509.SubjectAlternativeName(names), critical=False)
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             .sign(key, hashes.SHA256())
         )
         if digest is hashes.SHA1:
             cert = _resign_with_sha1(cert, key)
-        crt_path, key_path = directory / f"{profile}.crt", directory / f"{profile}.key"
-        crt_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-        # Read by Dovecot and Postfix while they still run as root: root-only is enough.
-        fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            f.write(
-                key.private_bytes(
-                    serialization.Encoding.PEM,
-                    serialization.PrivateFormat.TraditionalOpenSSL,
-                    serialization.NoEncryption(),
-                )
-            )
-        out[profile] = (crt_path, key_path)
+        out[profile] = _write(directory, profile, cert, key)
+    ca_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    ca_name = _name("ca")
+    ca = (
+        _builder(ca_name, ca_name, ca_key, now - dt.timedelta(days=1), now + dt.timedelta(days=730))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    out["ca"] = _write(directory, "ca", ca, ca_key)
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    cert = (
+        _builder(_name(SIGNED), ca_name, key, now - dt.timedelta(days=1), now + _YEAR)
+        .add_extension(x509.SubjectAlternativeName([*alt_names, x509.DNSName("localhost")]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    out[SIGNED] = _write(directory, SIGNED, cert, key)
     return out
+
+
+def _name(profile: str) -> x509.Name:
+    return x509.Name(
+        [
+            x509.NameAttribute(NameOID.COMMON_NAME, f"{profile}.{DOMAIN}"),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "mailtls lab"),
+        ]
+    )
+
+
+def _builder(subject, issuer, key, not_before, not_after) -> x509.CertificateBuilder:
+    return (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(not_before)
+        .not_valid_after(not_after)
+    )
+
+
+def _write(directory: Path, profile: str, cert: x509.Certificate, key: rsa.RSAPrivateKey) -> tuple[Path, Path]:
+    crt_path, key_path = directory / f"{profile}.crt", directory / f"{profile}.key"
+    crt_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    # Read by Dovecot and Postfix while they still run as root: root-only is enough.
+    fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.TraditionalOpenSSL,
+                serialization.NoEncryption(),
+            )
+        )
+    return crt_path, key_path
