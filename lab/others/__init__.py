@@ -124,7 +124,7 @@ def _start_family(family: str, certs: Path) -> dict[str, int]:
             raise lab.LabError(f"{family}: {' '.join(command)} failed: {done.stderr.strip()}")
     pids = {}
     for daemon in daemons:
-        log = open(labdir / "run" / f"{daemon.name}.log", "w")  # noqa: SIM115 - the daemon keeps it
+        log = open(labdir / "run" / f"{daemon.name}.log", "w")
         with log:
             process = subprocess.Popen(
                 ["chroot", str(root), *daemon.argv],
@@ -154,7 +154,7 @@ def stop() -> None:
     except (OSError, ValueError, IndexError):
         pass
     for pid in pids:
-        if _root_of(pid) in roots:  # still ours (a pid can be reused)
+        if _inside(pid, roots):  # still ours (a pid can be reused)
             _signal(pid, signal.SIGTERM)
     # Then whatever is left inside the chroots (children, helpers such as Courier's
     # authdaemond workers): every process whose root is one of them is this lab's.
@@ -190,10 +190,17 @@ def _root_of(pid: int) -> Path | None:
         return None
 
 
+def _inside(pid: int, roots: list[Path]) -> bool:
+    """The process's root is one of the chroots, or a directory in one: OpenSMTPD's and
+    Postfix-like privilege-separated helpers chroot further (OpenSMTPD to /var/empty)."""
+    root = _root_of(pid)
+    return root is not None and any(root.is_relative_to(r) for r in roots)
+
+
 def _in_chroots(roots: list[Path]) -> list[int]:
     found = []
     for entry in Path("/proc").iterdir():
-        if entry.name.isdigit() and _root_of(int(entry.name)) in roots:
+        if entry.name.isdigit() and _inside(int(entry.name), roots):
             try:
                 if (entry / "stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
                     found.append(int(entry.name))

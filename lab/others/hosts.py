@@ -432,9 +432,7 @@ _HOSTS = [
                 login_reply="530 5.5.1 Invalid command: Must issue a STARTTLS command first" if port == 587 else "",
                 mail_from="5" if port == 587 else None,
                 banner="ESMTP OpenSMTPD" if port != 465 else "",
-                rules=(
-                    {"MT105": "STARTTLS is advertised but no handshake ever completes"} if port != 465 else {}
-                ),
+                rules=({"MT105": "STARTTLS is advertised but no handshake ever completes"} if port != 465 else {}),
                 tolerated={
                     "MT302": "the self-signed certificate is sent before the abort, but no session uses it",
                     **({"MT120": "465 exists but cannot give TLS either"} if port == 587 else {}),
@@ -625,11 +623,7 @@ _HOSTS += [
                 rules={**_PD_TLS, "MT120": "submission only through STARTTLS: no 465 on this host"},
             ),
         ),
-        (
-            Limit(
-                25, "smtpd_client_connection_count_limit = 3, exceptions emptied", 3, "421", "too many connections"
-            ),
-        ),
+        (Limit(25, "smtpd_client_connection_count_limit = 3, exceptions emptied", 3, "421", "too many connections"),),
         lab_host=_ANVIL,
     ),
     OtherHost(

@@ -81,7 +81,9 @@ def _hosts_file() -> str:
 def prepare_common(chroot: Chroot, certs: Path) -> None:
     """/etc/hosts, resolv.conf and the lab's certificates, common to every family."""
     chroot.write("/etc/hosts", _hosts_file())
-    chroot.write("/etc/resolv.conf", f"# mailtls lab: no name server\nnameserver {DEAD_ADDRESS}\noptions timeout:1 attempts:1\n")
+    chroot.write(
+        "/etc/resolv.conf", f"# mailtls lab: no name server\nnameserver {DEAD_ADDRESS}\noptions timeout:1 attempts:1\n"
+    )
     chroot.mkdir("/lab/certs")
     for source in certs.iterdir():
         shutil.copy(source, chroot.lab / "certs" / source.name)
@@ -117,7 +119,12 @@ def _exim_conf(host: str, address: str, tls: bool) -> str:
             "auth_advertise_hosts = ${if eq{$tls_in_cipher}{}{}{*}}",
         ]
     else:
-        lines += ["tls_advertise_hosts =", "auth_advertise_hosts = *", "acl_smtp_vrfy = accept", "acl_smtp_expn = accept"]
+        lines += [
+            "tls_advertise_hosts =",
+            "auth_advertise_hosts = *",
+            "acl_smtp_vrfy = accept",
+            "acl_smtp_expn = accept",
+        ]
     lines += [
         "begin acl",
         "refuse_all:",
@@ -280,7 +287,9 @@ def prepare_opensmtpd(chroot: Chroot) -> list[Daemon]:
     # (Service names are letters and digits only: cyrmaster exits on anything else.)
     chroot.write(
         "/lab/cyrus.conf",
-        'START {\n\trecover\tcmd="/usr/sbin/cyrus ctl_cyrusdb -r"\n}\nSERVICES {\n' + "\n".join(services) + "\n}\nEVENTS {\n}\n",
+        'START {\n\trecover\tcmd="/usr/sbin/cyrus ctl_cyrusdb -r"\n}\nSERVICES {\n'
+        + "\n".join(services)
+        + "\n}\nEVENTS {\n}\n",
     )
     for d in ("/run/cyrus", "/run/cyrus/proc", "/run/cyrus/lock", "/run/cyrus/socket"):
         chroot.mkdir(d, "cyrus:mail", 0o750)
@@ -327,38 +336,41 @@ def _sendmail_mc(host: str, tls: bool) -> str:
             "define(`confCLIENT_CERT', `/lab/certs/signed.crt')dnl",
             "define(`confCLIENT_KEY', `/lab/certs/signed.key')dnl",
         ]
-    return "\n".join(
-        [
-            "divert(-1)dnl",
-            "divert(0)dnl",
-            "define(`_USE_ETC_MAIL_')dnl",
-            "include(`/usr/share/sendmail/cf/m4/cf.m4')dnl",
-            f"VERSIONID(`mailtls lab {host}')",
-            "OSTYPE(`debian')dnl",
-            "DOMAIN(`debian-mta')dnl",
-            "undefine(`confHOST_STATUS_DIRECTORY')dnl",
-            f"define(`confDOMAIN_NAME', `{host}.{DOMAIN}')dnl",
-            f"define(`confPID_FILE', `{run}/sendmail.pid')dnl",
-            f"define(`confCONTROL_SOCKET_NAME', `{run}/smcontrol')dnl",
-            f"define(`QUEUE_DIR', `{run}/queue')dnl",
-            f"define(`STATUS_FILE', `{run}/sendmail.st')dnl",
-            "define(`confSERVICE_SWITCH_FILE', `/lab/service.switch')dnl",
-            # Nowhere to deliver to: a dead smart host, queue only, and no queue runner.
-            f"define(`SMART_HOST', `[{DEAD_ADDRESS}]')dnl",
-            "define(`confDELIVERY_MODE', `queueonly')dnl",
-            "FEATURE(`nocanonify')dnl",
-            "FEATURE(`no_default_msa')dnl",
-            *daemons,
-            _SENDMAIL_DEBIAN.rstrip(),
-            *extra,
-            "MAILER_DEFINITIONS",
-            "MAILER(`local')dnl",
-            "MAILER(`smtp')dnl",
-            "LOCAL_RULESETS",
-            "SLocal_check_rcpt",
-            'R$*\t$#error $@ 5.7.1 $: "550 this lab host accepts no recipients"',
-        ]
-    ) + "\n"
+    return (
+        "\n".join(
+            [
+                "divert(-1)dnl",
+                "divert(0)dnl",
+                "define(`_USE_ETC_MAIL_')dnl",
+                "include(`/usr/share/sendmail/cf/m4/cf.m4')dnl",
+                f"VERSIONID(`mailtls lab {host}')",
+                "OSTYPE(`debian')dnl",
+                "DOMAIN(`debian-mta')dnl",
+                "undefine(`confHOST_STATUS_DIRECTORY')dnl",
+                f"define(`confDOMAIN_NAME', `{host}.{DOMAIN}')dnl",
+                f"define(`confPID_FILE', `{run}/sendmail.pid')dnl",
+                f"define(`confCONTROL_SOCKET_NAME', `{run}/smcontrol')dnl",
+                f"define(`QUEUE_DIR', `{run}/queue')dnl",
+                f"define(`STATUS_FILE', `{run}/sendmail.st')dnl",
+                "define(`confSERVICE_SWITCH_FILE', `/lab/service.switch')dnl",
+                # Nowhere to deliver to: a dead smart host, queue only, and no queue runner.
+                f"define(`SMART_HOST', `[{DEAD_ADDRESS}]')dnl",
+                "define(`confDELIVERY_MODE', `queueonly')dnl",
+                "FEATURE(`nocanonify')dnl",
+                "FEATURE(`no_default_msa')dnl",
+                *daemons,
+                _SENDMAIL_DEBIAN.rstrip(),
+                *extra,
+                "MAILER_DEFINITIONS",
+                "MAILER(`local')dnl",
+                "MAILER(`smtp')dnl",
+                "LOCAL_RULESETS",
+                "SLocal_check_rcpt",
+                'R$*\t$#error $@ 5.7.1 $: "550 this lab host accepts no recipients"',
+            ]
+        )
+        + "\n"
+    )
 
 
 def _mailutils_conf(program: str, plain_port: int, tls_port: int) -> str:
@@ -402,9 +414,7 @@ def prepare_sendmail(chroot: Chroot) -> list[Daemon]:
 SETUP_COMMANDS: dict[str, list[tuple[str, ...]]] = {
     "exim": [("/usr/sbin/makeimapaccess",)],
     "opensmtpd": [],
-    "sendmail": [
-        ("/bin/sh", "-c", f"m4 /lab/{h}.mc > /lab/{h}.cf") for h in ("sendmail-plain", "sendmail-tls")
-    ],
+    "sendmail": [("/bin/sh", "-c", f"m4 /lab/{h}.mc > /lab/{h}.cf") for h in ("sendmail-plain", "sendmail-tls")],
 }
 
 PREPARE: dict[str, Callable[[Chroot], list[Daemon]]] = {
