@@ -134,6 +134,8 @@ class Forwarder:
             await asyncio.gather(
                 _pipe(client_reader, server_writer), _pipe(server_reader, client_writer), return_exceptions=True
             )
+        except asyncio.CancelledError:
+            pass  # the forwarder is stopping with this connection still open
         finally:
             client_writer.close()
             self._closed(port)

@@ -77,8 +77,11 @@ class Limit:
     setting: str
     #: Connections from one client served at once before the limit bites.
     connections: int
-    #: "421" (a 421 greeting, then close), "close" (closed at once, nothing said), or
-    #: "wait" (accepted by the kernel, no greeting until a slot frees).
+    #: What one connection more gets: "421" (a 421 greeting, then close); "close" (closed
+    #: at once, nothing said); "wait" (accepted by the kernel, greeted once a slot frees);
+    #: "wait-close" (silent, then closed unanswered once a slot frees); "evict" (greeted,
+    #: while the connections still waiting to log in get "* BYE Connection queue full");
+    #: "none" (``connections`` were served and no limit was met).
     over: str
     #: What the server says over the limit (a substring), when it says anything.
     reply: str = ""
@@ -429,7 +432,7 @@ _HOSTS = [
                 before=() if port == 465 else ("STARTTLS",),
                 not_before=() if port == 465 else ("AUTH",),
                 login="refused" if port == 587 else "none",
-                login_reply="530 5.5.1 Invalid command: Must issue a STARTTLS command first" if port == 587 else "",
+                login_reply="503 5.5.1 Invalid command: Command not supported" if port == 587 else "",
                 mail_from="5" if port == 587 else None,
                 banner="ESMTP OpenSMTPD" if port != 465 else "",
                 rules=({"MT105": "STARTTLS is advertised but no handshake ever completes"} if port != 465 else {}),
@@ -507,8 +510,8 @@ _HOSTS = [
             _plain_pop3("+OK", "-ERR"),
         ),
         (
-            Limit(143, "max-children 20 (imap4d's default)", 20, "wait"),
-            Limit(110, "max-children 20 (pop3d's default)", 20, "wait"),
+            Limit(143, "max-children 20 (imap4d's default, both hosts together)", 20, "wait-close"),
+            Limit(110, "max-children 20 (pop3d's default, both hosts together)", 20, "wait-close"),
         ),
     ),
     OtherHost(
@@ -521,8 +524,8 @@ _HOSTS = [
         "the lab's weak certificate (RSA-1024, SHA-1, expired, self-signed).",
         (),  # filled in below: the four ports share their TLS facts
         (
-            Limit(143, "max-children 20 (imap4d's default)", 20, "wait"),
-            Limit(110, "max-children 20 (pop3d's default)", 20, "wait"),
+            Limit(143, "max-children 20 (imap4d's default, both hosts together)", 20, "wait-close"),
+            Limit(110, "max-children 20 (pop3d's default, both hosts together)", 20, "wait-close"),
         ),
     ),
 ]
@@ -643,7 +646,7 @@ _HOSTS += [
                 before=("STARTTLS", "LOGINDISABLED"),
                 after=("AUTH=PLAIN",),
                 login="refused",
-                login_reply="BAD [ALERT] Plaintext authentication not allowed",
+                login_reply="NO [PRIVACYREQUIRED] Plaintext authentication disallowed",
                 banner="Dovecot",
                 rules={"MT121": _BESIDE_993, **_PD_TLS},
             ),
@@ -665,8 +668,8 @@ _HOSTS += [
             Expect(995, "pop3", "implicit", tls=MODERN_TLS, cert="good", login="none", rules=_PD_TLS),
         ),
         (
-            Limit(143, "service imap-login process_limit = 2, client_limit = 1", 2, "wait"),
-            Limit(110, "service pop3-login process_limit = 2, client_limit = 1", 2, "wait"),
+            Limit(143, "service imap-login process_limit = 2, client_limit = 1", 2, "evict", "Connection queue full"),
+            Limit(110, "service pop3-login process_limit = 2, client_limit = 1", 2, "evict", "Connection queue full"),
         ),
         lab_host=_LIMITED,
     ),
