@@ -531,6 +531,7 @@ _HOSTS = [
 ]
 
 _WEAK_CERT = {
+    "MT202": "nmap grades every suite F: the certificate is RSA-1024 and signed with SHA-1 (checked by hand)",
     "MT301": "the certificate expired in 2020",
     "MT302": "the certificate is self-signed",
     "MT303": "the certificate's key is RSA-1024",
