@@ -322,6 +322,42 @@ def test_mail_from_before_tls(other_lab, host, expect):
     assert answer[:1] == expect.mail_from, answer
 
 
+@pytest.mark.parametrize(("host", "expect"), [pe for pe in CLEAR_PORTS if pe[1].vrfy_reply], ids=_id)
+def test_vrfy_reply(other_lab, host, expect):
+    with Session(host.address, expect) as session:
+        session.reply("EHLO lab-check.lab.mailtls.test")
+        answer = session.reply("VRFY postmaster")[-1]
+    assert answer[:3] == expect.vrfy_reply, answer
+
+
+_NOOP = {
+    "smtp": ("STARTTLS\r\nNOOP\r\n", "220"),
+    "imap": ("t STARTTLS\r\nn NOOP\r\n", "t OK"),
+    "pop3": ("STLS\r\nCAPA\r\n", "+OK"),
+}
+
+
+@pytest.mark.parametrize(
+    ("host", "expect"), [pe for pe in TLS_PORTS if pe[1].mode == "starttls" and pe[1].tls], ids=_id
+)
+def test_starttls_injection(other_lab, host, expect):
+    """STARTTLS and a no-op in one packet: does the no-op get an answer inside TLS, unasked?"""
+    both, ready = _NOOP[expect.protocol]
+    with Session(host.address, expect) as session:
+        if expect.protocol == "smtp":
+            session.reply("EHLO lab-check.lab.mailtls.test")
+        session.sock.sendall(both.encode())
+        try:
+            answer = session.line()
+            assert answer.startswith(ready), answer
+            session._wrap()
+            session.sock.settimeout(3)
+            answered = bool(session.sock.recv(4096))
+        except (TimeoutError, ConnectionError, ssl.SSLError):
+            answered = False  # nothing unasked inside TLS (or the server dropped the pipelined command)
+    assert answered == expect.injectable
+
+
 # -- connection limits ---------------------------------------------------------------------
 
 

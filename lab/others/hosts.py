@@ -8,6 +8,27 @@ hand with independent tools (``openssl s_client``, swaks, Python sockets); the t
 without mailtls. ``Expect.rules`` is then what mailtls should report on that port (ids from
 docs/rules.md), each with its reason; ``Expect.tolerated`` are rules that are defensible
 either way and must not be counted as wrong.
+
+Measured here (Debian 12, 2026-12), and re-checked by the tests:
+
+- OpenSMTPD 6.8.0p2 with OpenSSL 3 aborts every handshake, STARTTLS (25, 587) and implicit
+  (465) alike: ``openssl s_client -starttls smtp -tls1_2 -msg`` receives ServerHello and
+  Certificate, then "Alert ... fatal internal_error" (smtpd logs "io-error: error:0A080006:SSL
+  routines::EVP lib"); TLS 1.3 the same after EncryptedExtensions and Certificate; with RSA key
+  exchange (``-cipher AES128-SHA``) it gets as far as ServerHelloDone and answers the client's
+  Finished with "fatal decrypt_error". The server never sends Finished, so no client gets TLS.
+- GNU Mailutils imap4d 3.15 answers ``a CAPABILITY`` with two write() calls (``strace -f -e
+  trace=write`` on the daemon): one for "* CAPABILITY ...\r\n", one for "a OK CAPABILITY
+  Completed\r\n".
+- Over their limits: Exim sends "421 Too many concurrent SMTP connections; please try again
+  later" (20 at once, all clients together); Courier closes the connection at once, nothing
+  said (20 per address for IMAP, 4 for POP3); Cyrus leaves it waiting unanswered and greets it
+  once a child exits (100 IMAP, 50 POP3); Mailutils leaves it waiting and then closes it
+  unanswered when a child exits (20 per daemon, both its hosts together); Postfix's anvil
+  sends "421 4.7.0 ... Error: too many connections from 127.0.0.1"; Dovecot with its login
+  processes full greets the new connection and sends "* BYE Connection queue full" (POP3:
+  "-ERR ...") to those still waiting to log in. OpenSMTPD and Sendmail (Debian's
+  ConnectionRateThrottle=15 per second) served 64 and 40 at once without refusing any.
 """
 
 from __future__ import annotations
@@ -53,8 +74,11 @@ class Expect:
     login_reply: str = ""
     #: Submission ports: the reply code class to ``MAIL FROM:<>`` before STARTTLS ("2" or "5").
     mail_from: str | None = None
-    #: SMTP: VRFY or EXPN advertised in EHLO.
+    #: SMTP: VRFY or EXPN advertised in EHLO; the reply code to ``VRFY postmaster``.
     vrfy_expn: bool = False
+    vrfy_reply: str = ""
+    #: STARTTLS: a command sent in plaintext right behind STARTTLS is answered inside TLS.
+    injectable: bool = False
     #: A substring of the greeting (what product/version it names).
     banner: str = ""
     #: mailtls rule id -> why this configuration calls for it.
@@ -211,6 +235,7 @@ _HOSTS = [
                 login_reply="535 Incorrect authentication data",
                 mail_from="2" if port == 587 else None,
                 vrfy_expn=True,
+                vrfy_reply="550",  # answered: the address is looked up (and unroutable here)
                 banner="ESMTP Exim 4.96",
                 rules={
                     ("MT103" if port == 25 else "MT104"): _SMTP_PLAIN if port == 25 else _SUBMISSION_PLAIN,
@@ -243,6 +268,7 @@ _HOSTS = [
                 login="refused" if port != 465 else "none",
                 login_reply="503 AUTH command used when not advertised" if port != 465 else "",
                 mail_from="2" if port == 587 else None,
+                vrfy_reply="252",  # "Administrative prohibition": no acl_smtp_vrfy
                 banner="ESMTP Exim 4.96",
                 rules={"MT201": GNUTLS_LEGACY, "MT302": SELF_SIGNED},
             )
@@ -299,7 +325,14 @@ _HOSTS = [
                 login="refused",
                 login_reply="-ERR TLS required to log in.",
                 banner="+OK Hello there.",
-                rules={"MT121": _BESIDE_995, "MT201": GNUTLS_LEGACY, "MT302": SELF_SIGNED},
+                # Courier POP3 1.0.16 keeps what follows STLS in the same packet (CVE-2021-38084).
+                injectable=True,
+                rules={
+                    "MT106": "CAPA sent in plaintext behind STLS is answered inside TLS (checked by hand)",
+                    "MT121": _BESIDE_995,
+                    "MT201": GNUTLS_LEGACY,
+                    "MT302": SELF_SIGNED,
+                },
                 tolerated={"MT111": "CAPA lists USER before TLS, although USER is then refused"},
             ),
             Expect(
@@ -406,6 +439,7 @@ _HOSTS = [
                 not_before=("STARTTLS", "AUTH"),
                 login="none",
                 mail_from="2" if port == 587 else None,
+                vrfy_reply="500",  # OpenSMTPD has no VRFY
                 banner="ESMTP OpenSMTPD",
                 rules={("MT103" if port == 25 else "MT104"): _SMTP_PLAIN if port == 25 else _SUBMISSION_PLAIN},
             )
@@ -462,6 +496,7 @@ _HOSTS = [
                 login="none",
                 mail_from="5" if port == 587 else None,
                 vrfy_expn=True,
+                vrfy_reply="550",  # answered: "User unknown"
                 banner="ESMTP Sendmail 8.17.1.9",
                 rules={
                     ("MT103" if port == 25 else "MT104"): _SMTP_PLAIN if port == 25 else _SUBMISSION_PLAIN,
@@ -491,8 +526,10 @@ _HOSTS = [
                 not_before=() if port == 465 else ("AUTH", "EXPN", "VRFY"),
                 login="none",
                 mail_from="5" if port == 587 else None,
+                vrfy_reply="252",  # "Cannot VRFY user" (and EXPN: 502): PrivacyOptions=goaway
                 banner="ESMTP Sendmail 8.17.1.9",
                 rules={},
+                tolerated={"MT402": "Sendmail's fixed HELP text still lists VRFY and EXPN, though both are refused"},
             )
             for port in (25, 465, 587)
         ),
@@ -610,6 +647,7 @@ _HOSTS += [
                 before=("STARTTLS",),
                 not_before=("AUTH", "VRFY"),
                 login="none",
+                vrfy_reply="502",  # disable_vrfy_command = yes
                 banner="ESMTP Postfix",
                 rules=_PD_TLS,
             ),
