@@ -36,7 +36,6 @@ class Chroot:
 
     family: str
     root: Path
-    ids: dict[str, tuple[int, int]] = field(default_factory=dict)
 
     @property
     def lab(self) -> Path:
