@@ -20,6 +20,7 @@ import socket
 import ssl
 import subprocess
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 from . import config
@@ -44,15 +45,15 @@ def _workdir(workdir: str | os.PathLike | None) -> Path:
 class Lab:
     """A running lab (returned by :func:`start`); a context manager that stops it on exit."""
 
-    def __init__(self, workdir: Path):
+    def __init__(self, workdir: Path, hosts: Mapping[str, LabHost] = HOSTS):
         self.workdir = workdir
-        self.hosts = HOSTS
+        self.hosts = hosts
 
     def stop(self) -> None:
-        stop(self.workdir)
+        stop(self.workdir, self.hosts)
 
     def status(self) -> dict[str, dict[int, bool]]:
-        return status()
+        return status(self.hosts)
 
     def logs(self, lines: int = 15) -> str:
         """The last lines of every server log (for a failing test's message)."""
@@ -68,12 +69,16 @@ class Lab:
         return f"Lab({str(self.workdir)!r})"
 
 
-def _dovecot_hosts() -> list[LabHost]:
-    return [h for h in HOSTS.values() if h.dovecot]
+def _dovecot_hosts(hosts: Mapping[str, LabHost]) -> list[LabHost]:
+    return [h for h in hosts.values() if h.dovecot]
 
 
-def start(workdir: str | os.PathLike | None = None) -> Lab:
+def start(workdir: str | os.PathLike | None = None, hosts: Mapping[str, LabHost] = HOSTS) -> Lab:
     """Write the configs and certificates, start every server, wait until every port answers.
+
+    ``hosts`` is the set of hosts to run (default: the lab's own, :data:`HOSTS`); another
+    set, such as ``lab.others``'s Postfix and Dovecot hosts, runs as separate instances in
+    its own work directory, and is stopped with the same set.
 
     A lab left running in the same work directory (by this or an earlier process) is
     stopped first, so calling start twice is safe. Raises LabError (with the servers'
@@ -81,7 +86,7 @@ def start(workdir: str | os.PathLike | None = None) -> Lab:
     """
     root = _workdir(workdir)
     _check_tools()
-    stop(root)
+    stop(root, hosts)
     deadline = time.monotonic() + START_TIMEOUT
     if root.exists():
         # Emptied at every start: refuse to empty a directory the lab did not make.
@@ -91,10 +96,10 @@ def start(workdir: str | os.PathLike | None = None) -> Lab:
     root.mkdir(parents=True)
     root.chmod(0o755)  # Dovecot and Postfix drop privileges and must reach their sockets
     (root / _MARKER).write_text("made by lab.start(); emptied at every start\n")
-    certs = make_certificates(root / "certs", list(HOSTS))
+    certs = make_certificates(root / "certs", list(hosts))
     config.write_users(root)
     commands = []
-    for host in _dovecot_hosts():
+    for host in _dovecot_hosts(hosts):
         conf = config.dovecot_dir(root, host) / "dovecot.conf"
         conf.parent.mkdir()
         conf.write_text(config.dovecot_conf(root, host, certs))
@@ -103,24 +108,24 @@ def start(workdir: str | os.PathLike | None = None) -> Lab:
     etc.mkdir(parents=True)
     (root / "postfix" / "spool").mkdir()  # root-owned; postfix start makes the rest
     (etc / "main.cf").write_text(config.postfix_main_cf(root))
-    (etc / "master.cf").write_text(config.postfix_master_cf(root, list(HOSTS.values()), certs))
+    (etc / "master.cf").write_text(config.postfix_master_cf(root, list(hosts.values()), certs))
     commands.append(["postfix", "-c", str(etc), "start"])
     try:
         _run(commands, root)
-        _wait_for_ports(root, deadline)
+        _wait_for_ports(root, deadline, hosts)
         # Ports answering is not enough: another lab (other work directory) may hold them.
-        if len(_masters(root)) != len(commands):
+        if len(_masters(root, hosts)) != len(commands):
             raise LabError(f"a server exited after starting (port taken?)\n{_log_tails(root)}")
     except BaseException:
-        stop(root)
+        stop(root, hosts)
         raise
-    return Lab(root)
+    return Lab(root, hosts)
 
 
-def stop(workdir: str | os.PathLike | None = None) -> None:
-    """Stop every server of the lab in ``workdir`` and wait until all their processes are gone."""
+def stop(workdir: str | os.PathLike | None = None, hosts: Mapping[str, LabHost] = HOSTS) -> None:
+    """Stop every server of the lab in ``workdir`` (started with ``hosts``); wait until their processes are gone."""
     root = _workdir(workdir)
-    masters = _masters(root)
+    masters = _masters(root, hosts)
     processes = _with_descendants(list(masters.values()))
     # `dovecot stop` waits 2-3 s for its master to exit: stop them all side by side.
     _run([[*command, "stop"] for command in masters], root, check=False)
@@ -139,9 +144,9 @@ def stop(workdir: str | os.PathLike | None = None) -> None:
             os.kill(pid, signal.SIGKILL)
 
 
-def status() -> dict[str, dict[int, bool]]:
+def status(hosts: Mapping[str, LabHost] = HOSTS) -> dict[str, dict[int, bool]]:
     """host name -> {port: a server there greets as it should (over TLS for implicit TLS)}."""
-    return {h.name: {p: _answers(h.address, p, s) for p, s in h.services.items()} for h in HOSTS.values()}
+    return {h.name: {p: _answers(h.address, p, s) for p, s in h.services.items()} for h in hosts.values()}
 
 
 # -- processes ---------------------------------------------------------------------------
@@ -176,14 +181,14 @@ def _run(commands: list[list[str]], root: Path, check: bool = True) -> None:
         raise LabError("\n".join(failed) + "\n" + _log_tails(root))
 
 
-def _masters(root: Path) -> dict[tuple[str, ...], int]:
+def _masters(root: Path, hosts: Mapping[str, LabHost]) -> dict[tuple[str, ...], int]:
     """The running master processes of the lab in ``root``: start command -> pid."""
     found = {}
     etc = str(root / "postfix" / "etc")
     pid = _read_pid(root / "postfix" / "spool" / "pid" / "master.pid", f"MAIL_CONFIG={etc}")
     if pid:
         found["postfix", "-c", etc] = pid
-    for host in _dovecot_hosts():
+    for host in _dovecot_hosts(hosts):
         conf = str(config.dovecot_dir(root, host) / "dovecot.conf")
         pid = _read_pid(config.dovecot_dir(root, host) / "run" / "master.pid", conf)
         if pid:
@@ -276,8 +281,8 @@ def _read_until(sock: socket.socket, done) -> bytes:
     return data
 
 
-def _wait_for_ports(root: Path, deadline: float) -> None:
-    waiting = [(h.address, p, s) for h in HOSTS.values() for p, s in h.services.items()]
+def _wait_for_ports(root: Path, deadline: float, hosts: Mapping[str, LabHost]) -> None:
+    waiting = [(h.address, p, s) for h in hosts.values() for p, s in h.services.items()]
     while waiting:
         waiting = [w for w in waiting if not _answers(*w)]
         if not waiting:

@@ -29,6 +29,8 @@ PROFILES = {
 }
 
 DOMAIN = "lab.mailtls.test"
+#: The profile whose certificate is issued by the lab CA (``ca``) rather than self-signed.
+SIGNED = "signed"
 
 # DER of the signature algorithm OIDs: same length, so the TBS bytes can be patched in place.
 _SHA256_WITH_RSA = bytes.fromhex("06092a864886f70d01010b")  # 1.2.840.113549.1.1.11
@@ -52,6 +54,15 @@ def _resign_with_sha1(cert: x509.Certificate, key: rsa.RSAPrivateKey) -> x509.Ce
     return x509.load_der_x509_certificate(_der(0x30, tbs + algorithm + _der(0x03, b"\x00" + signature)))
 
 
+def _name(common_name: str, organization: str = "mailtls lab") -> x509.Name:
+    return x509.Name(
+        [
+            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization),
+        ]
+    )
+
+
 def self_signed(
     common_name: str,
     dns_names: list[str],
@@ -60,30 +71,39 @@ def self_signed(
     bits: int = 2048,
     not_before: dt.datetime | None = None,
     not_after: dt.datetime | None = None,
+    issuer: tuple[x509.Certificate, rsa.RSAPrivateKey] | None = None,
+    ca: bool = False,
 ) -> tuple[x509.Certificate, rsa.RSAPrivateKey]:
-    """A self-signed RSA certificate signed with SHA-256 for ``dns_names``, valid from
-    yesterday for a year unless its dates are given (naive, UTC)."""
+    """An RSA certificate signed with SHA-256 for ``dns_names``, valid from yesterday for a
+    year unless its dates are given (naive, UTC): self-signed, or issued by ``issuer``
+    (certificate, key); ``ca`` makes it a CA that signs certificates and nothing else."""
     now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
-    name = x509.Name(
-        [
-            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization),
-        ]
-    )
-    cert = (
+    name = _name(common_name, organization)
+    signer_name, signer_key = (issuer[0].subject, issuer[1]) if issuer else (name, key)
+    builder = (
         x509.CertificateBuilder()
         .subject_name(name)
-        .issuer_name(name)
+        .issuer_name(signer_name)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(not_before or now - dt.timedelta(days=1))
         .not_valid_after(not_after or now + dt.timedelta(days=365))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in dns_names]), critical=False)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=0 if ca else None), critical=True)
     )
-    return cert, key
+    if ca:
+        builder = builder.add_extension(
+            x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True
+        )
+    else:
+        builder = builder.add_extension(
+            x509.SubjectAlternativeName([x509.DNSName(n) for n in dns_names]), critical=False
+        )
+    if issuer:
+        builder = builder.add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer[1].public_key()), critical=False
+        )
+    return builder.sign(signer_key, hashes.SHA256()), key
 
 
 def write_key(path: Path, key: rsa.RSAPrivateKey) -> None:
@@ -111,8 +131,9 @@ def write_pair(directory: Path, label: str, cert: x509.Certificate, key: rsa.RSA
 def make_certificates(directory: Path, names: list[str]) -> dict[str, tuple[Path, Path]]:
     """Write ``<profile>.crt`` / ``<profile>.key`` (PEM) for each profile into ``directory``.
 
-    Returns profile -> (certificate path, key path). The certificates are self-signed and
-    name every lab host (``<host>.lab.mailtls.test``) so that only the chosen defect shows.
+    Returns profile -> (certificate path, key path). The PROFILES certificates are
+    self-signed; SIGNED's is issued by the lab CA (``ca.crt``, also returned, as "ca").
+    All name every lab host (``<host>.lab.mailtls.test``) so that only the chosen defect shows.
     """
     now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     alt_names = [DOMAIN] + [f"{n}.{DOMAIN}" for n in names]
@@ -127,4 +148,7 @@ def make_certificates(directory: Path, names: list[str]) -> dict[str, tuple[Path
         if digest is hashes.SHA1:
             cert = _resign_with_sha1(cert, key)
         out[profile] = write_pair(directory, profile, cert, key)
+    ca = self_signed(f"ca.{DOMAIN}", [], not_after=now + dt.timedelta(days=730), ca=True)
+    out["ca"] = write_pair(directory, "ca", *ca)
+    out[SIGNED] = write_pair(directory, SIGNED, *self_signed(f"{SIGNED}.{DOMAIN}", [*alt_names, "localhost"], issuer=ca))
     return out

@@ -11,7 +11,7 @@ import grp
 import os
 from pathlib import Path
 
-from .hosts import LabHost, Smtpd, Tls
+from .hosts import Dovecot, LabHost, Smtpd, Tls
 
 DOMAIN = "lab.mailtls.test"
 #: Dovecot's test user (passwd-file): alice / lab-password, mail stored as nobody.
@@ -71,8 +71,8 @@ def dovecot_conf(workdir: Path, host: LabHost, certs: dict[str, tuple[Path, Path
         if d.tls.ciphers:
             lines += [f"ssl_cipher_list = {d.tls.ciphers}", "ssl_prefer_server_ciphers = yes"]
     lines += [
-        _listeners("imap-login", ("imap", d.imap), ("imaps", d.imaps)),
-        _listeners("pop3-login", ("pop3", d.pop3), ("pop3s", d.pop3s)),
+        _listeners("imap-login", d, ("imap", d.imap), ("imaps", d.imaps)),
+        _listeners("pop3-login", d, ("pop3", d.pop3), ("pop3s", d.pop3s)),
         # Postfix (user postfix) asks this socket for SMTP AUTH.
         "service auth {\n  unix_listener auth-postfix {\n    mode = 0660\n    user = postfix\n"
         "    group = postfix\n  }\n}",
@@ -80,8 +80,12 @@ def dovecot_conf(workdir: Path, host: LabHost, certs: dict[str, tuple[Path, Path
     return "\n".join(lines) + "\n"
 
 
-def _listeners(service: str, *listeners: tuple[str, int]) -> str:
+def _listeners(service: str, d: Dovecot, *listeners: tuple[str, int]) -> str:
     body = "".join(f"  inet_listener {name} {{\n    port = {port}\n  }}\n" for name, port in listeners)
+    if d.login_process_limit:
+        body += f"  process_limit = {d.login_process_limit}\n"
+    if d.login_client_limit:
+        body += f"  client_limit = {d.login_client_limit}\n"
     return f"service {service} {{\n{body}}}"
 
 

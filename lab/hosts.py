@@ -58,6 +58,10 @@ class Dovecot:
     pop3: int = 110
     imaps: int = 0
     pop3s: int = 0
+    #: ``process_limit`` / ``client_limit`` of the imap-login and pop3-login services;
+    #: 0 keeps Dovecot's defaults (100 login processes, one client each).
+    login_process_limit: int = 0
+    login_client_limit: int = 0
 
     @property
     def ports(self) -> tuple[int, ...]:

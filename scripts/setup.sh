@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-system.sh
+bash scripts/install-lab-servers.sh
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
