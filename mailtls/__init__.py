@@ -46,7 +46,7 @@ from .model.records import (
 )
 from .model.report import Outcome, Report, TargetResult
 from .nmapxml.reader import read_scan
-from .output import render, to_csv, to_html, to_jsonl, to_markdown, write_jsonl
+from .output import render, to_csv, to_defectdojo, to_html, to_jsonl, to_markdown, to_ocsf, write_jsonl
 from .output.json import from_json, make_converter, to_json
 from .output.sarif import to_sarif
 from .protocols import Protocol
@@ -108,10 +108,12 @@ __all__ = [
     "render",
     "rule",
     "to_csv",
+    "to_defectdojo",
     "to_html",
     "to_json",
     "to_jsonl",
     "to_markdown",
+    "to_ocsf",
     "to_sarif",
     "write_jsonl",
 ]

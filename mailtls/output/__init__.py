@@ -13,10 +13,12 @@ from .._errors import OptionError
 from ..model.diff import Diff
 from ..model.report import Report
 from .csv import to_csv
+from .defectdojo import to_defectdojo
 from .html import to_html
 from .json import to_json
 from .jsonl import to_jsonl, write_jsonl
 from .markdown import to_markdown
+from .ocsf import to_ocsf
 from .sarif import to_sarif
 
 Renderable = Report | Diff
@@ -29,6 +31,8 @@ FORMATS: dict[str, Callable[[Renderable], str]] = {
     "markdown": to_markdown,
     "html": to_html,
     "sarif": to_sarif,
+    "defectdojo": to_defectdojo,
+    "ocsf": to_ocsf,
 }
 
 
@@ -41,4 +45,16 @@ def render(report: Renderable, format: str) -> str:
     return function(report)
 
 
-__all__ = ["FORMATS", "render", "to_csv", "to_html", "to_json", "to_jsonl", "to_markdown", "to_sarif", "write_jsonl"]
+__all__ = [
+    "FORMATS",
+    "render",
+    "to_csv",
+    "to_defectdojo",
+    "to_html",
+    "to_json",
+    "to_jsonl",
+    "to_markdown",
+    "to_ocsf",
+    "to_sarif",
+    "write_jsonl",
+]

@@ -5,6 +5,13 @@ One run per report, however many targets: the rules that ran are the tool's ``ru
 location is the service's URI (``imap://127.0.0.11:143``). ``security-severity`` is the
 property GitHub code scanning and similar tools rank by.
 
+Every open port that could not be judged (a 421 greeting, a refused connection, a facet
+cut short) is a result too, of kind ``open`` (SARIF: the tool had too little information to
+decide whether there is a problem) and level ``none``, with the reason, under the rule id
+``inconclusive``: it shows apart from the failures instead of vanishing into "clean".
+Findings are of kind ``fail``. Every result carries ``partialFingerprints["mailtls/v1"]``,
+its stable key (rule, host and port: see ``_keys``).
+
 A diff is one run too, its results marked with SARIF's ``baselineState``: ``new``,
 ``updated`` (changed) and ``absent`` (resolved). Unverified findings (their host was not
 assessed this time) are not results: each is a warning notification of the run.
@@ -19,6 +26,7 @@ from ..model.diff import Diff
 from ..model.findings import Finding, Severity
 from ..model.report import Report
 from ..rules.registry import Registry
+from ._keys import INCONCLUSIVE, Unassessed, finding_key, scheme, unassessed_ports
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 
@@ -46,6 +54,36 @@ def _uri(finding: Finding) -> str:
     return f"{scheme}://{host}:{finding.port}" if finding.port is not None else f"{scheme}://{host}"
 
 
+_INCONCLUSIVE_RULE: dict[str, object] = {
+    "id": INCONCLUSIVE,
+    "name": "Port could not be assessed",
+    "shortDescription": {"text": "Open mail port whose exchange could not be read"},
+    "fullDescription": {
+        "text": "The port is open, but its exchange failed (a 421 greeting, a reset, no answer), so no rule "
+        "was run on it and nothing is known about its TLS. Not a clean result."
+    },
+    "help": {"text": "Scan the port again; if it keeps failing, find out why the server drops the connection."},
+    "defaultConfiguration": {"level": "none"},
+    "properties": {"tags": ["security", "inconclusive"]},
+}
+
+
+def _open_result(port: Unassessed, rule_index: int) -> dict[str, object]:
+    """An inconclusive port: kind "open", level "none" (SARIF requires "none" for any kind but "fail")."""
+    return {
+        "ruleId": INCONCLUSIVE,
+        "ruleIndex": rule_index,
+        "kind": "open",
+        "level": "none",
+        "message": {"text": f"{port.location} could not be assessed: {port.reason}"},
+        "locations": [
+            {"physicalLocation": {"artifactLocation": {"uri": f"{scheme(port.protocol)}://{port.location}"}}}
+        ],
+        "properties": {"reason": port.reason},
+        "partialFingerprints": {"mailtls/v1": port.key},
+    }
+
+
 def to_sarif(report: Report | Diff, *, registry: Registry | None = None, indent: int | None = 2) -> str:
     """The report (or a diff of two) as a SARIF 2.1.0 log (a JSON string).
 
@@ -56,7 +94,7 @@ def to_sarif(report: Report | Diff, *, registry: Registry | None = None, indent:
     from .. import __version__
 
     rules = registry if registry is not None else Registry.default()
-    descriptors = []
+    descriptors: list[dict[str, object]] = []
     for item in sorted(rules, key=lambda r: r.id):
         spec = item.spec
         tags = ["security"] + ([f"external/cwe/cwe-{spec.cwe}"] if spec.cwe else [])
@@ -81,6 +119,7 @@ def to_sarif(report: Report | Diff, *, registry: Registry | None = None, indent:
     def result(finding: Finding, baseline: str | None = None) -> dict[str, object]:
         entry: dict[str, object] = {
             "ruleId": finding.rule_id,
+            "kind": "fail",
             "level": _LEVEL[finding.severity],
             "message": {"text": f"{finding.summary}. {finding.remediation}".strip()},
             "locations": [{"physicalLocation": {"artifactLocation": {"uri": _uri(finding)}}}],
@@ -89,6 +128,7 @@ def to_sarif(report: Report | Diff, *, registry: Registry | None = None, indent:
                 "security-severity": _SECURITY_SEVERITY[finding.severity],
                 "evidence": list(finding.evidence),
             },
+            "partialFingerprints": {"mailtls/v1": finding_key(finding)},
         }
         if finding.rule_id in index:
             entry["ruleIndex"] = index[finding.rule_id]
@@ -98,6 +138,11 @@ def to_sarif(report: Report | Diff, *, registry: Registry | None = None, indent:
 
     if isinstance(report, Report):
         results = [result(f) for f in report.findings]
+        unassessed = unassessed_ports(report)
+        if unassessed:
+            index[INCONCLUSIVE] = len(descriptors)
+            descriptors.append(_INCONCLUSIVE_RULE)
+        results += [_open_result(port, index[INCONCLUSIVE]) for port in unassessed]
         notifications = [
             {"level": "error", "message": {"text": f"{p.stage.value}: {p.message}"}} for p in report.errors
         ]
