@@ -69,3 +69,12 @@ def test_a_report_with_no_inconclusive_port_has_no_such_rule(schema):
     (run,) = log["runs"]
     assert "inconclusive" not in {rule["id"] for rule in run["tool"]["driver"]["rules"]}
     assert {r["kind"] for r in run["results"]} == {"fail"}
+
+
+def test_each_integration_has_a_page_in_the_site_and_the_readme_lists_the_formats():
+    root = Path(__file__).resolve().parent.parent
+    nav = (root / "mkdocs.yml").read_text()
+    for page in ("defectdojo.md", "ocsf.md", "sarif.md"):
+        assert (root / "docs" / page).exists() and f": {page}" in nav, page
+    assert "sarif|defectdojo|ocsf]" in (root / "README.md").read_text()
+    assert {"defectdojo", "ocsf", "sarif"} <= set(mailtls.output.FORMATS)
