@@ -17,7 +17,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 _EXAMPLE = re.compile(r"<!-- example: (\w+) -->")
 #: Formats whose example is cut after this many lines (the rest is the same shape).
-_LINES = {"json": 60, "sarif": 50, "jsonl": 3}
+_LINES = {"json": 60, "sarif": 50, "jsonl": 3, "defectdojo": 45, "ocsf": 2}
 
 
 def _report():
@@ -40,7 +40,7 @@ def _example(fmt: str) -> str:
         text, language = console.file.getvalue(), "text"
     else:
         text = mailtls.render(report, fmt)
-        language = {"jsonl": "json", "sarif": "json", "csv": "text"}.get(fmt, fmt)
+        language = {"jsonl": "json", "sarif": "json", "csv": "text", "defectdojo": "json", "ocsf": "json"}.get(fmt, fmt)
     lines = text.rstrip("\n").splitlines()
     cut = _LINES.get(fmt)
     if cut and len(lines) > cut:

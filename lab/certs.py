@@ -150,5 +150,6 @@ def make_certificates(directory: Path, names: list[str]) -> dict[str, tuple[Path
         out[profile] = write_pair(directory, profile, cert, key)
     ca = self_signed(f"ca.{DOMAIN}", [], not_after=now + dt.timedelta(days=730), ca=True)
     out["ca"] = write_pair(directory, "ca", *ca)
-    out[SIGNED] = write_pair(directory, SIGNED, *self_signed(f"{SIGNED}.{DOMAIN}", [*alt_names, "localhost"], issuer=ca))
+    signed = self_signed(f"{SIGNED}.{DOMAIN}", [*alt_names, "localhost"], issuer=ca)
+    out[SIGNED] = write_pair(directory, SIGNED, *signed)
     return out

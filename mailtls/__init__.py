@@ -48,7 +48,7 @@ from .model.records import (
 )
 from .model.report import Outcome, Report, TargetResult
 from .nmapxml.reader import read_scan
-from .output import render, to_csv, to_dataframe, to_html, to_jsonl, to_markdown, write_jsonl
+from .output import render, to_csv, to_dataframe, to_defectdojo, to_html, to_jsonl, to_markdown, to_ocsf, write_jsonl
 from .output.json import from_json, make_converter, to_json
 from .output.sarif import to_sarif
 from .protocols import Protocol
@@ -115,10 +115,12 @@ __all__ = [
     "rule",
     "to_csv",
     "to_dataframe",
+    "to_defectdojo",
     "to_html",
     "to_json",
     "to_jsonl",
     "to_markdown",
+    "to_ocsf",
     "to_sarif",
     "write_jsonl",
 ]

@@ -18,7 +18,7 @@ machinery (lab.start with another host set and work directory). :func:`stop` end
 pids, waits until no process is left inside any chroot, and unmounts /proc.
 
 What each host and port must do, and which mailtls findings its configuration calls for,
-is declared in lab.others.hosts; tests/test_other_servers.py checks it by hand (no mailtls).
+is declared in lab.others.hosts; tests/lab/test_other_servers_by_hand.py checks it by hand (no mailtls).
 Needs root. Traffic never leaves 127.0.2.0/24 and no server can deliver mail.
 """
 

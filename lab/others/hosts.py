@@ -4,7 +4,7 @@ Every host is one loopback address in 127.0.2.0/24 and one configuration of one 
 server from Debian 12. Beside each configuration stands what that configuration makes the
 server do, port by port (:class:`Expect`), written from the configuration and checked by
 hand with independent tools (``openssl s_client``, swaks, Python sockets); the tests in
-``tests/test_other_servers.py`` repeat those checks against the running servers every run,
+``tests/lab/test_other_servers_by_hand.py`` repeat those checks against the running servers every run,
 without mailtls. ``Expect.rules`` is then what mailtls should report on that port (ids from
 docs/rules.md), each with its reason; ``Expect.tolerated`` are rules that are defensible
 either way and must not be counted as wrong.

@@ -14,10 +14,12 @@ from ..model.diff import Diff
 from ..model.report import Report
 from .csv import to_csv
 from .dataframe import to_dataframe
+from .defectdojo import to_defectdojo
 from .html import to_html
 from .json import to_json
 from .jsonl import to_jsonl, write_jsonl
 from .markdown import to_markdown
+from .ocsf import to_ocsf
 from .sarif import to_sarif
 
 Renderable = Report | Diff
@@ -30,6 +32,8 @@ FORMATS: dict[str, Callable[[Renderable], str]] = {
     "markdown": to_markdown,
     "html": to_html,
     "sarif": to_sarif,
+    "defectdojo": to_defectdojo,
+    "ocsf": to_ocsf,
 }
 
 
@@ -43,6 +47,7 @@ def render(report: Renderable, format: str) -> str:
 
 
 __all__ = [  # what mailtls re-exports, and FORMATS for the CLI
-    "FORMATS", "render", "to_csv", "to_dataframe", "to_html", "to_json", "to_jsonl", "to_markdown", "to_sarif",
+    "FORMATS", "render", "to_csv", "to_dataframe", "to_defectdojo", "to_html", "to_json", "to_jsonl", "to_markdown",
+    "to_ocsf", "to_sarif",
     "write_jsonl",
 ]

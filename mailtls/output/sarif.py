@@ -6,6 +6,13 @@ findings themselves, so no registry is needed), each finding is a ``result`` who
 location is the service's URI (``imap://127.0.0.11:143``). ``security-severity`` is the
 property GitHub code scanning and similar tools rank by.
 
+Every open port that could not be judged (a 421 greeting, a refused connection, a facet
+cut short) is a result too, of kind ``open`` (SARIF: the tool had too little information to
+decide whether there is a problem) and level ``none``, with the reason, under the rule id
+``inconclusive``: it shows apart from the failures instead of vanishing into "clean".
+Findings are of kind ``fail``. Every result carries ``partialFingerprints["mailtls/v1"]``,
+its stable key (rule, host and port: see ``_keys``).
+
 A diff is one run too, its results marked with SARIF's ``baselineState``: ``new``,
 ``updated`` (changed) and ``absent`` (resolved). Unverified findings (their host was not
 assessed this time) are not results: each is a warning notification of the run.
@@ -20,6 +27,7 @@ from .._version import __version__
 from ..model.diff import Diff
 from ..model.findings import Finding, RuleTexts, Severity
 from ..model.report import Report
+from ._keys import INCONCLUSIVE, Unassessed, finding_key, scheme, unassessed_ports
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 
@@ -65,6 +73,36 @@ def _descriptor(texts: RuleTexts, severity: Severity) -> dict[str, object]:
     }
 
 
+_INCONCLUSIVE_RULE: dict[str, object] = {
+    "id": INCONCLUSIVE,
+    "name": "Port could not be assessed",
+    "shortDescription": {"text": "Open mail port whose exchange could not be read"},
+    "fullDescription": {
+        "text": "The port is open, but its exchange failed (a 421 greeting, a reset, no answer), so no rule "
+        "was run on it and nothing is known about its TLS. Not a clean result."
+    },
+    "help": {"text": "Scan the port again; if it keeps failing, find out why the server drops the connection."},
+    "defaultConfiguration": {"level": "none"},
+    "properties": {"tags": ["security", "inconclusive"]},
+}
+
+
+def _open_result(port: Unassessed, rule_index: int) -> dict[str, object]:
+    """An inconclusive port: kind "open", level "none" (SARIF requires "none" for any kind but "fail")."""
+    return {
+        "ruleId": INCONCLUSIVE,
+        "ruleIndex": rule_index,
+        "kind": "open",
+        "level": "none",
+        "message": {"text": f"{port.location} could not be assessed: {port.reason}"},
+        "locations": [
+            {"physicalLocation": {"artifactLocation": {"uri": f"{scheme(port.protocol)}://{port.location}"}}}
+        ],
+        "properties": {"reason": port.reason},
+        "partialFingerprints": {"mailtls/v1": port.key},
+    }
+
+
 def _findings(report: Report | Diff) -> tuple[Finding, ...]:
     if isinstance(report, Report):
         return report.findings
@@ -84,6 +122,7 @@ def to_sarif(report: Report | Diff, *, indent: int | None = 2) -> str:
     def result(finding: Finding, baseline: str | None = None) -> dict[str, object]:
         entry: dict[str, object] = {
             "ruleId": finding.rule_id,
+            "kind": "fail",
             "level": _LEVEL[finding.severity],
             "message": {"text": f"{finding.summary}. {finding.remediation}".strip()},
             "locations": [{"physicalLocation": {"artifactLocation": {"uri": _uri(finding)}}}],
@@ -92,6 +131,7 @@ def to_sarif(report: Report | Diff, *, indent: int | None = 2) -> str:
                 "security-severity": _SECURITY_SEVERITY[finding.severity],
                 "evidence": list(finding.evidence),
             },
+            "partialFingerprints": {"mailtls/v1": finding_key(finding)},
         }
         if finding.rule_id in index:
             entry["ruleIndex"] = index[finding.rule_id]
@@ -101,6 +141,11 @@ def to_sarif(report: Report | Diff, *, indent: int | None = 2) -> str:
 
     if isinstance(report, Report):
         results = [result(f) for f in report.findings]
+        unassessed = unassessed_ports(report)
+        if unassessed:
+            index[INCONCLUSIVE] = len(descriptors)
+            descriptors.append(_INCONCLUSIVE_RULE)
+        results += [_open_result(port, index[INCONCLUSIVE]) for port in unassessed]
         notifications = [
             {"level": "error", "message": {"text": f"{p.stage.value}: {p.message}"}} for p in report.all_problems
         ]

@@ -30,7 +30,7 @@ from lab.others import HOSTS, Expect, OtherHost
 
 pytestmark = pytest.mark.lab
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PORTS = [(h, p) for h in HOSTS.values() for p in h.ports]
 TLS_PORTS = [(h, p) for h, p in PORTS if p.mode != "plain"]
 CLEAR_PORTS = [(h, p) for h, p in PORTS if p.mode != "implicit"]
