@@ -16,9 +16,9 @@ every object the events use.
 from __future__ import annotations
 
 import copy
-import re
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
